@@ -1,0 +1,463 @@
+"""Names for signals, senders and receivers, and safe renderings of values.
+
+Everything here runs at dispatch time on objects that belong to the user's
+request. The rules: never evaluate anything that could query the database
+(a model's ``__str__``, a lazy object, a queryset), never let a ``repr`` raise
+into the caller, keep every string short, and mask values whose key looks
+secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import decimal
+import enum
+import functools
+import inspect
+import os
+import pathlib
+import re
+import sys
+import sysconfig
+import types
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Model
+from django.db.models.query import QuerySet
+from django.dispatch import Signal
+from django.http import HttpRequest
+from django.utils.functional import LazyObject, Promise, empty
+
+MASK = "********************"
+# Django's SafeExceptionReporterFilter hides settings matching this pattern;
+# signal kwargs get the same treatment, plus "credentials" (user_login_failed).
+SECRET_KEY_PATTERN = re.compile(
+    r"API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|COOKIE|CREDENTIAL|SESSION",
+    flags=re.IGNORECASE,
+)
+# Containers show at most this many items; nested containers this deep.
+MAX_ITEMS = 10
+MAX_DEPTH = 2
+
+# Types whose repr() is defined by the standard library: cheap and safe.
+_SAFE_REPR_TYPES: tuple[type, ...] = (
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    datetime.timezone,
+    decimal.Decimal,
+    uuid.UUID,
+    pathlib.PurePath,
+    range,
+    slice,
+)
+
+
+def cut(text: str, limit: int) -> str:
+    """Shorten ``text`` to ``limit`` characters, marking the cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + "…"
+
+
+def describe_value(value: Any, limit: int = 200) -> str:
+    """Render ``value`` as a short string without side effects.
+
+    Never raises: a value that cannot be rendered safely is shown by its type.
+    """
+    try:
+        return cut(_render(value, MAX_DEPTH), limit)
+    except Exception:  # a hostile __eq__, __len__ or property
+        return f"<unrepresentable {_type_name(type(value))}>"
+
+
+def describe_kwarg(key: str, value: Any, limit: int = 200) -> str:
+    """Render one keyword argument of a dispatch, masking secret-looking keys."""
+    if SECRET_KEY_PATTERN.search(key):
+        return MASK
+    return describe_value(value, limit)
+
+
+def _type_name(cls: type) -> str:
+    module = getattr(cls, "__module__", None)
+    name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?")
+    if module in (None, "builtins"):
+        return str(name)
+    return f"{module}.{name}"
+
+
+def _render(value: Any, depth: int) -> str:
+    # type() never triggers a lazy object's evaluation; isinstance() would,
+    # because it reads __class__.
+    cls = type(value)
+    if value is None or cls in (bool, int, float, complex):
+        return repr(value)
+    if cls is str:
+        return repr(value[:4096])
+    if cls in (bytes, bytearray, memoryview):
+        return _render_bytes(value)
+    if issubclass(cls, LazyObject):
+        return _render_lazy(value, depth)
+    if issubclass(cls, Promise):
+        return "<lazy translation>"
+    if issubclass(cls, Model):
+        return describe_instance(value)
+    if issubclass(cls, type):
+        return describe_class(value)
+    if issubclass(cls, QuerySet):
+        return f"<QuerySet {describe_class(value.model)}>"
+    if issubclass(cls, HttpRequest):
+        return f"<{cls.__name__} {value.method} {cut(str(value.path), 100)!r}>"
+    if issubclass(cls, BaseException):
+        return describe_exception(value)
+    if issubclass(cls, enum.Enum):
+        return f"{cls.__qualname__}.{value.name}"
+    if cls in (list, tuple, set, frozenset, dict):
+        return _render_container(value, depth)
+    if issubclass(cls, _SAFE_REPR_TYPES):
+        return repr(value)
+    if callable(value) and hasattr(value, "__code__"):
+        return describe_callable(value)[0]
+    return f"<{_type_name(cls)} object>"
+
+
+def _render_bytes(value: bytes | bytearray | memoryview) -> str:
+    data = bytes(value[:64])
+    suffix = f"… ({len(value)} bytes)" if len(value) > 64 else ""
+    return repr(data) + suffix
+
+
+def _render_lazy(value: LazyObject, depth: int) -> str:
+    wrapped = value.__dict__.get("_wrapped", empty)
+    if wrapped is empty:
+        # Evaluating it could query the database (request.user does).
+        return f"<{type(value).__name__}: not evaluated>"
+    return _render(wrapped, depth)
+
+
+def _render_container(value: Any, depth: int) -> str:
+    cls = type(value)
+    if depth <= 0:
+        return f"<{cls.__name__} of {len(value)}>"
+    if cls is dict:
+        items = []
+        for index, (key, item) in enumerate(value.items()):
+            if index == MAX_ITEMS:
+                items.append(f"… +{len(value) - MAX_ITEMS}")
+                break
+            shown = (
+                MASK
+                if isinstance(key, str) and SECRET_KEY_PATTERN.search(key)
+                else _render(item, depth - 1)
+            )
+            items.append(f"{_render(key, depth - 1)}: {shown}")
+        return "{" + ", ".join(items) + "}"
+    elements = list(value) if cls in (list, tuple) else _sorted_if_possible(value)
+    parts = [_render(item, depth - 1) for item in elements[:MAX_ITEMS]]
+    if len(elements) > MAX_ITEMS:
+        parts.append(f"… +{len(elements) - MAX_ITEMS}")
+    body = ", ".join(parts)
+    if cls is list:
+        return f"[{body}]"
+    if cls is tuple:
+        return f"({body},)" if len(elements) == 1 else f"({body})"
+    if not elements:
+        return "set()" if cls is set else "frozenset()"
+    return "{" + body + "}"
+
+
+def _sorted_if_possible(items: Any) -> list[Any]:
+    elements = list(items)
+    try:
+        return sorted(elements)
+    except TypeError:
+        return elements
+
+
+def describe_class(cls: type) -> str:
+    """``app_label.Model`` for models, ``module.Qualname`` for other classes."""
+    meta = cls.__dict__.get("_meta")
+    if meta is not None and isinstance(cls, type) and issubclass(cls, Model):
+        return str(meta.label)
+    return _type_name(cls)
+
+
+def describe_instance(instance: Model) -> str:
+    """``blog.Post pk=12`` (or ``blog.Post (unsaved)``), without calling __str__."""
+    label = type(instance)._meta.label
+    pk = instance.pk
+    if pk is None:
+        return f"{label} (unsaved)"
+    return f"{label} pk={cut(str(pk), 40)}"
+
+
+def describe_target(instance: Any) -> dict[str, str | None] | None:
+    """The row a model signal is about, for display and for detectors."""
+    if not issubclass(type(instance), Model):
+        return None
+    meta = type(instance)._meta
+    pk = instance.pk
+    target: dict[str, str | None] = {
+        "model": meta.label,
+        "concrete_model": meta.concrete_model._meta.label,
+        "pk": None if pk is None else cut(str(pk), 40),
+        "db": instance._state.db,
+        # Ties pre_save of an unsaved object to its post_save (pk None then).
+        "object": hex(id(instance)),
+    }
+    return target
+
+
+def describe_sender(sender: Any) -> str:
+    """A short name for a dispatch's sender (usually a model class)."""
+    if sender is None:
+        return "None"
+    if isinstance(sender, type):
+        return describe_class(sender)
+    return describe_value(sender, 120)
+
+
+def describe_exception(error: BaseException) -> str:
+    """``ValueError: message``; the message is cut and never raises."""
+    name = _type_name(type(error))
+    try:
+        message = str(error)
+    except Exception:
+        message = "<unprintable message>"
+    return cut(f"{name}: {message}" if message else name, 300)
+
+
+# ---------------------------------------------------------------------------
+# Code locations
+
+
+def _library_prefixes() -> tuple[str, ...]:
+    import asgiref
+    import debug_toolbar
+    import django
+
+    prefixes = {
+        sysconfig.get_paths()["stdlib"],
+        sysconfig.get_paths()["platstdlib"],
+        os.path.dirname(django.__file__),
+        os.path.dirname(asgiref.__file__),
+        os.path.dirname(debug_toolbar.__file__),
+        os.path.dirname(__file__),
+    }
+    for name in ("_pytest", "pluggy", "pytest_django"):
+        module = sys.modules.get(name)
+        filename = getattr(module, "__file__", None)
+        if filename:
+            prefixes.add(os.path.dirname(filename))
+    return tuple(os.path.normcase(os.path.realpath(p)) + os.sep for p in prefixes)
+
+
+class CodeLocator:
+    """Turns code objects into short ``path:line`` strings, with caches.
+
+    A frame belongs to "library" code when its file is in the standard
+    library, Django, asgiref, the toolbar, pytest or this package; the send
+    site of a dispatch is the innermost frame that is not.
+    """
+
+    def __init__(self) -> None:
+        self._prefixes: tuple[str, ...] | None = None
+        self._roots: tuple[str, ...] | None = None
+        self._code_info: dict[types.CodeType, tuple[bool, str]] = {}
+
+    def _setup(self) -> None:
+        from django.conf import settings
+
+        self._prefixes = _library_prefixes()
+        roots = []
+        base_dir = getattr(settings, "BASE_DIR", None)
+        if base_dir:
+            roots.append(str(base_dir))
+        roots.append(os.getcwd())
+        self._roots = tuple(
+            os.path.normcase(os.path.realpath(root)) + os.sep for root in roots
+        )
+
+    def info(self, code: types.CodeType) -> tuple[bool, str]:
+        """``(is_library, short_path)`` for a code object."""
+        cached = self._code_info.get(code)
+        if cached is not None:
+            return cached
+        if self._prefixes is None:
+            self._setup()
+        filename = code.co_filename
+        real = os.path.normcase(os.path.realpath(filename))
+        assert self._prefixes is not None and self._roots is not None
+        is_library = filename.startswith("<") or real.startswith(self._prefixes)
+        cached = (is_library, self.short_path(real))
+        if len(self._code_info) < 50_000:
+            self._code_info[code] = cached
+        return cached
+
+    def short_path(self, path: str) -> str:
+        if self._roots is None:
+            self._setup()
+        assert self._roots is not None
+        for root in self._roots:
+            if path.startswith(root):
+                return path[len(root) :].replace(os.sep, "/")
+        marker = f"{os.sep}site-packages{os.sep}"
+        if marker in path:
+            return path.split(marker, 1)[1].replace(os.sep, "/")
+        return path.replace(os.sep, "/")
+
+    def send_site(self, frame: types.FrameType | None, depth: int = 1) -> list[str]:
+        """The ``depth`` innermost non-library frames as ``path:line in func``."""
+        found: list[str] = []
+        while frame is not None and len(found) < depth:
+            code = frame.f_code
+            is_library, path = self.info(code)
+            if not is_library:
+                found.append(f"{path}:{frame.f_lineno} in {code.co_name}")
+            frame = frame.f_back
+        return found
+
+
+locator = CodeLocator()
+
+
+# ---------------------------------------------------------------------------
+# Callables
+
+
+_callable_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def describe_callable(func: Any) -> tuple[str, str | None]:
+    """``(module.qualname, "path:line")`` for any kind of receiver.
+
+    Handles plain and async functions, lambdas, bound methods (named after the
+    function, not the instance), ``functools.partial`` (named ``partial(...)``),
+    callable objects (their class's ``__call__``) and decorated functions
+    (``__wrapped__`` is followed for the location).
+    """
+    key = getattr(func, "__func__", func)
+    try:
+        cached = _callable_cache.get(key)
+    except TypeError:  # not weak-referenceable or unhashable
+        cached = None
+    if cached is not None:
+        return cached
+    try:
+        result = _describe_callable(func)
+    except Exception:
+        result = (f"<{_type_name(type(func))} object>", None)
+    with contextlib.suppress(TypeError):
+        _callable_cache[key] = result
+    return result
+
+
+def _describe_callable(func: Any) -> tuple[str, str | None]:
+    if isinstance(func, functools.partial):
+        inner_name, where = describe_callable(func.func)
+        return f"partial({inner_name})", where
+    if inspect.ismethod(func):
+        function = func.__func__
+        return _qualified_name(function), _where(function)
+    if inspect.isfunction(func) or inspect.isbuiltin(func):
+        return _qualified_name(func), _where(func)
+    # A callable object: name the instance's class, locate its __call__.
+    cls = type(func)
+    call = getattr(cls, "__call__", None)  # noqa: B004
+    return _type_name(cls), _where(call) if call is not None else None
+
+
+def _qualified_name(func: Callable[..., Any]) -> str:
+    module = getattr(func, "__module__", None) or "?"
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", "?")
+    return f"{module}.{name}"
+
+
+def _where(func: Any) -> str | None:
+    func = inspect.unwrap(func) if callable(func) else func
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return None
+    _, path = locator.info(code)
+    return f"{path}:{code.co_firstlineno}"
+
+
+# ---------------------------------------------------------------------------
+# Signals
+
+
+class SignalNames:
+    """Finds the dotted name a signal object is reachable by.
+
+    Signals are plain objects without a name; the name users know is where the
+    module-level assignment lives (``django.db.models.signals.post_save``). A
+    scan of loaded modules finds every module-level reference; when a signal
+    is imported into several modules, the one that assigns it in its source
+    wins over the ones that import it.
+    """
+
+    def __init__(self) -> None:
+        self._names: weakref.WeakKeyDictionary[Signal, tuple[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._scanned_modules = -1
+
+    def name(self, signal: Signal) -> tuple[str, str]:
+        """``(dotted_name, short_name)`` of ``signal``."""
+        found = self._names.get(signal)
+        if found is None and len(sys.modules) != self._scanned_modules:
+            self._scan()
+            found = self._names.get(signal)
+        if found is None:
+            found = (f"{_type_name(type(signal))} at {hex(id(signal))}", "signal")
+            self._names[signal] = found
+        return found
+
+    def _scan(self) -> None:
+        candidates: dict[Signal, list[tuple[str, str]]] = {}
+        modules = list(sys.modules.items())
+        self._scanned_modules = len(sys.modules)
+        for module_name, module in modules:
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for attribute, value in list(namespace.items()):
+                # type(), not isinstance(): the latter evaluates lazy objects.
+                if issubclass(type(value), Signal):
+                    candidates.setdefault(value, []).append((module_name, attribute))
+        for signal, places in candidates.items():
+            if signal in self._names:
+                continue
+            module_name, attribute = min(places, key=_definition_rank)
+            self._names[signal] = (f"{module_name}.{attribute}", attribute)
+
+
+def _definition_rank(place: tuple[str, str]) -> tuple[int, int, str]:
+    module_name, attribute = place
+    defines = _module_assigns(module_name, attribute)
+    is_signals_module = module_name.rsplit(".", 1)[-1] == "signals"
+    return (0 if defines else 1, 0 if is_signals_module else 1, module_name)
+
+
+@functools.lru_cache(maxsize=2048)
+def _module_assigns(module_name: str, attribute: str) -> bool:
+    module = sys.modules.get(module_name)
+    filename = getattr(module, "__file__", None)
+    if not filename or not filename.endswith(".py"):
+        return False
+    try:
+        with open(filename, encoding="utf-8", errors="replace") as source:
+            text = source.read()
+    except OSError:
+        return False
+    pattern = rf"^{re.escape(attribute)}\s*(:[^=\n]*)?=[^=]"
+    return re.search(pattern, text, flags=re.MULTILINE) is not None
+
+
+signal_names = SignalNames()

@@ -1,0 +1,506 @@
+"""Recording: what one request (or one ``record()`` block) dispatched.
+
+A ``Recorder`` is made active for a context through the ``current_scope``
+ContextVar. Instrumentation (``instrumentation.py``) asks it to open an event
+per dispatch and to account for each receiver call; the recorder keeps only
+JSON-ready data (short strings, numbers), never the objects involved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from django.dispatch import Signal
+
+from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
+from .describe import (
+    describe_callable,
+    describe_exception,
+    describe_kwarg,
+    describe_sender,
+    describe_target,
+    locator,
+    signal_names,
+)
+
+STATS_VERSION = 1
+
+
+@dataclass(eq=False)
+class ReceiverCall:
+    """One receiver of one dispatch."""
+
+    name: str
+    where: str | None
+    is_async: bool
+    ran: bool = False
+    duration_ms: float = 0.0
+    queries: int = 0
+    query_ms: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "where": self.where,
+            "is_async": self.is_async,
+            "ran": self.ran,
+            "duration_ms": round(self.duration_ms, 3),
+            "queries": self.queries,
+            "query_ms": round(self.query_ms, 3),
+            "error": self.error,
+        }
+
+
+@dataclass(eq=False)
+class Event:
+    """One stored dispatch of a signal."""
+
+    id: int
+    parent: int | None
+    parent_receiver: int | None
+    depth: int
+    signal: str
+    signal_name: str
+    method: str
+    sender: str
+    target: dict[str, str | None] | None
+    kwargs: dict[str, str]
+    start_ms: float
+    duration_ms: float = 0.0
+    receivers: list[ReceiverCall] = field(default_factory=list)
+    sent_from: str | None = None
+    stack: list[str] = field(default_factory=list)
+    error: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "parent": self.parent,
+            "parent_receiver": self.parent_receiver,
+            "depth": self.depth,
+            "signal": self.signal,
+            "signal_name": self.signal_name,
+            "method": self.method,
+            "sender": self.sender,
+            "target": self.target,
+            "kwargs": self.kwargs,
+            "start_ms": round(self.start_ms, 3),
+            "duration_ms": round(self.duration_ms, 3),
+            "receivers": [call.to_dict() for call in self.receivers],
+            "sent_from": self.sent_from,
+            "stack": self.stack,
+            "error": self.error,
+            "flags": list(self.flags),
+        }
+
+
+@dataclass(eq=False)
+class SummaryRow:
+    """Counts for one (signal, sender) pair, stored or not."""
+
+    signal: str
+    signal_name: str
+    sender: str
+    dispatches: int = 0
+    silent: int = 0
+    not_stored: int = 0
+    receivers_run: int = 0
+    errors: int = 0
+    duration_ms: float = 0.0
+    stored: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "signal": self.signal,
+            "signal_name": self.signal_name,
+            "sender": self.sender,
+            "dispatches": self.dispatches,
+            "silent": self.silent,
+            "not_stored": self.not_stored,
+            "receivers_run": self.receivers_run,
+            "errors": self.errors,
+            "duration_ms": round(self.duration_ms, 3),
+        }
+
+
+class Scope:
+    """Where code is running: which recorder, and inside which receiver call.
+
+    The receiver part is what makes nesting right: a dispatch opened while a
+    receiver runs becomes that receiver's child.
+    """
+
+    __slots__ = ("call", "event", "parent", "receiver_index", "recorder")
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        event: Event | None = None,
+        receiver_index: int | None = None,
+        call: ReceiverCall | None = None,
+        parent: Scope | None = None,
+    ) -> None:
+        self.recorder = recorder
+        self.event = event
+        self.receiver_index = receiver_index
+        self.call = call
+        self.parent = parent
+
+
+current_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar(
+    "signals_panel_scope", default=None
+)
+
+
+class Dispatch:
+    """The in-flight state of one dispatch while ``Signal.send*`` runs."""
+
+    __slots__ = (
+        "event",
+        "method",
+        "named",
+        "receivers",
+        "row",
+        "scope",
+        "sender",
+        "signal",
+        "started",
+    )
+
+    def __init__(
+        self,
+        signal: Signal,
+        method: str,
+        sender: Any,
+        named: dict[str, Any],
+        scope: Scope,
+        row: SummaryRow,
+    ) -> None:
+        self.signal = signal
+        self.method = method
+        self.sender = sender
+        self.named: dict[str, Any] | None = named
+        self.scope = scope
+        self.row = row
+        self.event: Event | None = None
+        self.receivers = 0
+        self.started = time.perf_counter()
+
+
+class Recorder:
+    """Collects the dispatches of one request or one ``record()`` block."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config = config if config is not None else get_config()
+        self.max_events: int = self.config["MAX_EVENTS"]
+        self.max_per_sender: int = self.config["MAX_EVENTS_PER_SENDER"]
+        self.value_limit: int = self.config["MAX_VALUE_LENGTH"]
+        self.capture_site: bool = self.config["CAPTURE_SEND_SITE"]
+        self.stack_depth: int = self.config["STACK_DEPTH"]
+        self.list_silent: bool = self.config["LIST_SILENT_DISPATCHES"]
+        self.ignore_senders = tuple(self.config["IGNORE_SENDERS"])
+        self.active = False
+        self.started = time.perf_counter()
+        self.duration_ms = 0.0
+        self.events: list[Event] = []
+        self.rows: dict[tuple[str, str], SummaryRow] = {}
+        # Lookups by identity for the hot "nobody listens" path; cleared at
+        # stop so no sender object outlives the recording.
+        self._rows_by_identity: dict[tuple[int, Any], SummaryRow | None] = {}
+        self.dispatches = 0
+        self.not_stored = 0
+        self.internal_errors = 0
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+        self.active = True
+
+    def stop(self) -> None:
+        if self.active:
+            self.duration_ms = (time.perf_counter() - self.started) * 1000
+        self.active = False
+        self._rows_by_identity.clear()
+
+    # -- accounting, called by the instrumentation -------------------------
+
+    def row_for(self, signal: Signal, sender: Any) -> SummaryRow | None:
+        """The summary row of (signal, sender), or None if it is ignored."""
+        try:
+            key = (id(signal), sender)
+            if key in self._rows_by_identity:
+                return self._rows_by_identity[key]
+        except TypeError:  # unhashable sender
+            key = None
+        signal_label, signal_name = signal_names.name(signal)
+        sender_label = describe_sender(sender)
+        row: SummaryRow | None
+        if sender_label.startswith(self.ignore_senders):
+            row = None
+        else:
+            row = self.rows.get((signal_label, sender_label))
+            if row is None:
+                row = SummaryRow(signal_label, signal_name, sender_label)
+                self.rows[(signal_label, sender_label)] = row
+        if key is not None and len(self._rows_by_identity) < 10_000:
+            # Holding the signal keeps id(signal) unique while cached.
+            self._rows_by_identity[key] = row
+            self._rows_by_identity[(id(signal), signal)] = None
+        return row
+
+    def count_silent(self, row: SummaryRow) -> None:
+        """A dispatch that Django answered before looking for receivers."""
+        self.dispatches += 1
+        row.dispatches += 1
+        row.silent += 1
+
+    def begin(
+        self,
+        signal: Signal,
+        method: str,
+        sender: Any,
+        named: dict[str, Any],
+        scope: Scope,
+        row: SummaryRow,
+    ) -> Dispatch:
+        self.dispatches += 1
+        row.dispatches += 1
+        return Dispatch(signal, method, sender, named, scope, row)
+
+    def receivers_found(
+        self, dispatch: Dispatch, receivers: list[Any], async_receivers: list[Any]
+    ) -> list[ReceiverCall] | None:
+        """Open the event of a dispatch that has receivers, if it may be stored.
+
+        Returns the receiver records to wrap the receivers with, or None when
+        the event is not stored (its receivers then run unwrapped and its
+        children attach to the nearest stored ancestor).
+        """
+        dispatch.receivers = len(receivers) + len(async_receivers)
+        if not dispatch.receivers:
+            return None
+        row = dispatch.row
+        if len(self.events) >= self.max_events or row.stored >= self.max_per_sender:
+            row.not_stored += 1
+            self.not_stored += 1
+            return None
+        calls = [
+            ReceiverCall(*describe_callable(receiver), is_async=False)
+            for receiver in receivers
+        ]
+        calls.extend(
+            ReceiverCall(*describe_callable(receiver), is_async=True)
+            for receiver in async_receivers
+        )
+        dispatch.event = self._open_event(dispatch, calls)
+        return calls
+
+    def end(self, dispatch: Dispatch, error: BaseException | None = None) -> None:
+        duration = (time.perf_counter() - dispatch.started) * 1000
+        row = dispatch.row
+        row.duration_ms += duration
+        event = dispatch.event
+        if not dispatch.receivers:
+            row.silent += 1
+            if self.list_silent and len(self.events) < self.max_events:
+                event = self._open_event(dispatch, [])
+        if event is not None:
+            event.duration_ms = duration
+            ran = sum(1 for call in event.receivers if call.ran)
+            row.receivers_run += ran
+            row.errors += sum(1 for call in event.receivers if call.error)
+            if error is not None:
+                event.error = describe_exception(error)
+        else:
+            # Not stored: its receivers ran unwrapped; count them all, or
+            # note the failure that stopped the dispatch.
+            row.receivers_run += dispatch.receivers
+            if error is not None:
+                row.errors += 1
+        dispatch.named = None
+
+    def _open_event(self, dispatch: Dispatch, calls: list[ReceiverCall]) -> Event:
+        named = dispatch.named or {}
+        instance = named.get("instance")
+        target = describe_target(instance) if instance is not None else None
+        kwargs = {
+            key: describe_kwarg(key, value, self.value_limit)
+            for key, value in named.items()
+            if not (key == "instance" and target is not None)
+        }
+        stack: list[str] = []
+        if self.capture_site:
+            stack = locator.send_site(sys._getframe(), self.stack_depth)
+        scope = dispatch.scope
+        parent = scope.event
+        row = dispatch.row
+        with self._lock:
+            event = Event(
+                id=len(self.events),
+                parent=parent.id if parent is not None else None,
+                parent_receiver=scope.receiver_index,
+                depth=parent.depth + 1 if parent is not None else 0,
+                signal=row.signal,
+                signal_name=row.signal_name,
+                method=dispatch.method,
+                sender=row.sender,
+                target=target,
+                kwargs=kwargs,
+                start_ms=(dispatch.started - self.started) * 1000,
+                receivers=calls,
+                sent_from=stack[0] if stack else None,
+                stack=stack if self.stack_depth > 1 else [],
+            )
+            self.events.append(event)
+            row.stored += 1
+        return event
+
+    # -- results -----------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        receivers_run = sum(row.receivers_run for row in self.rows.values())
+        stored_time = sum(
+            call.duration_ms
+            for event in self.events
+            if event.parent is None
+            for call in event.receivers
+        )
+        return {
+            "dispatches": self.dispatches,
+            "stored": len(self.events),
+            "not_stored": self.not_stored,
+            "silent": sum(row.silent for row in self.rows.values()),
+            "receivers_run": receivers_run,
+            "receiver_errors": sum(row.errors for row in self.rows.values()),
+            "receiver_ms": round(stored_time, 3),
+            "dispatch_ms": round(
+                sum(row.duration_ms for row in self.rows.values()),
+                3,
+            ),
+            "request_ms": round(self.duration_ms, 3),
+            "internal_errors": self.internal_errors,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready stats: flat events, the per-signal table, totals."""
+        rows = sorted(
+            self.rows.values(),
+            key=lambda row: (-row.dispatches, row.signal, row.sender),
+        )
+        return {
+            "version": STATS_VERSION,
+            "events": [event.to_dict() for event in self.events],
+            "signals": [row.to_dict() for row in rows],
+            "summary": self.summary(),
+            "limits": {
+                "max_events": self.max_events,
+                "max_events_per_sender": self.max_per_sender,
+            },
+        }
+
+
+class Recording:
+    """Records every signal dispatched inside a ``with`` (or ``async with``) block.
+
+    Use ``signals_panel.record()``::
+
+        with signals_panel.record() as recording:
+            Post.objects.create(title="hi")
+        [event.signal_name for event in recording.events]  # ["pre_save", "post_save"]
+    """
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.recorder = Recorder(config)
+        self._token: contextvars.Token[Scope | None] | None = None
+
+    @property
+    def events(self) -> list[Event]:
+        return self.recorder.events
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.recorder.summary()
+
+    def dispatches(
+        self, signal_name: str | None = None, sender: str | None = None
+    ) -> list[Event]:
+        """Stored events, optionally only of one signal name and/or sender."""
+        return [
+            event
+            for event in self.recorder.events
+            if (signal_name is None or event.signal_name == signal_name)
+            and (sender is None or event.sender == sender)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.recorder.to_dict()
+
+    def start(self) -> None:
+        from .instrumentation import ensure_query_hook, install
+
+        install()
+        self.recorder.start()
+        self._token = current_scope.set(Scope(self.recorder))
+        ensure_query_hook()
+
+    def stop(self) -> None:
+        self.recorder.stop()
+        token, self._token = self._token, None
+        if token is not None:
+            # Stopped from another context than the one that started it
+            # (possible in ASGI middleware chains): the recorder is already
+            # inactive, which is what matters.
+            with contextlib.suppress(ValueError):
+                current_scope.reset(token)
+
+    def __enter__(self) -> Recording:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Recording:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+
+def record(config: dict[str, Any] | None = None) -> Recording:
+    """A ``Recording`` of the signals sent in a ``with``/``async with`` block.
+
+    ``config`` overrides ``SIGNALS_PANEL`` keys for this recording only.
+    """
+    if not config:
+        return Recording()
+    merged = get_config()
+    for name, value in config.items():
+        if name not in OPTIONS:
+            raise ValueError(f"Unknown option {name!r}. {unknown_option_hint(name)}")
+        problem = validate_option(name, value)
+        if problem:
+            raise ValueError(f"Option {name!r}: {problem}.")
+        merged[name] = value
+    return Recording(merged)

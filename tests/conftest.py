@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from django.contrib.auth import get_user_model
+from django.dispatch import Signal
+from django.test import Client
+
+PANEL_ID = "SignalTimelinePanel"
+
+
+@contextmanager
+def connected(
+    signal: Signal, receiver: Callable[..., Any], **kwargs: Any
+) -> Iterator[Callable[..., Any]]:
+    """Connect ``receiver`` for the duration of a block."""
+    signal.connect(receiver, **kwargs)
+    try:
+        yield receiver
+    finally:
+        signal.disconnect(
+            receiver,
+            sender=kwargs.get("sender"),
+            dispatch_uid=kwargs.get("dispatch_uid"),
+        )
+
+
+class ToolbarPage:
+    """A page fetched through the real toolbar middleware, and its panel."""
+
+    def __init__(self, client: Client, response: Any) -> None:
+        self.client = client
+        self.response = response
+        soup = BeautifulSoup(response.content, "html.parser")
+        toolbar = soup.find(id="djDebug")
+        assert toolbar is not None, "the toolbar was not injected"
+        self.request_id = toolbar["data-request-id"]
+
+    def panel_html(self) -> BeautifulSoup:
+        """The panel as the browser gets it: the toolbar's render_panel view."""
+        response = self.client.get(
+            "/__debug__/render_panel/",
+            {"request_id": self.request_id, "panel_id": PANEL_ID},
+        )
+        assert response.status_code == 200
+        return BeautifulSoup(json.loads(response.content)["content"], "html.parser")
+
+    def stats(self) -> dict[str, Any]:
+        from debug_toolbar.toolbar import DebugToolbar
+
+        toolbar = DebugToolbar.fetch(self.request_id, PANEL_ID)
+        assert toolbar is not None
+        return toolbar.get_panel_by_id(PANEL_ID).get_stats()
+
+    def subtitle(self) -> str:
+        soup = BeautifulSoup(self.response.content, "html.parser")
+        link = soup.find(class_=PANEL_ID)
+        assert link is not None
+        return " ".join(link.get_text(" ").split())
+
+
+@pytest.fixture
+def toolbar_get(client: Client) -> Callable[..., ToolbarPage]:
+    def get(url: str, data: dict[str, Any] | None = None) -> ToolbarPage:
+        response = client.get(url, data or {})
+        assert response.status_code == 200, response.content[:500]
+        return ToolbarPage(client, response)
+
+    return get
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    return get_user_model().objects.create(username="ada")

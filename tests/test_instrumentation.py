@@ -1,0 +1,321 @@
+"""Parity: with a recording active, Django behaves exactly as without one."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import inspect
+import logging
+import re
+import weakref
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models.signals import post_delete, post_save, pre_delete
+from django.dispatch import Signal
+from django.test.utils import CaptureQueriesContext
+
+import signals_panel
+from signals_panel.instrumentation import install, is_installed
+from tests.conftest import connected
+from tests.testapp.models import BlogPost, Folder, Note
+
+
+def first(sender: Any, **kwargs: Any) -> str:
+    return "first"
+
+
+def second(sender: Any, **kwargs: Any) -> str:
+    return "second"
+
+
+async def third_async(sender: Any, **kwargs: Any) -> str:
+    await asyncio.sleep(0)
+    return "third"
+
+
+class Listener:
+    def on_signal(self, sender: Any, **kwargs: Any) -> str:
+        return "method"
+
+    def __call__(self, sender: Any, **kwargs: Any) -> str:
+        return "callable"
+
+
+def fails(sender: Any, **kwargs: Any) -> None:
+    raise ValueError("receiver failed")
+
+
+def send_twice(method: str, signal: Signal, **named: Any) -> tuple[Any, Any]:
+    """The same dispatch without and then with a recording."""
+    plain = getattr(signal, method)(sender=None, **named)
+    with signals_panel.record():
+        recorded = getattr(signal, method)(sender=None, **named)
+    return plain, recorded
+
+
+def normalized_sql(captured: CaptureQueriesContext) -> list[str]:
+    return [re.sub(r"\d+", "N", query["sql"]) for query in captured.captured_queries]
+
+
+def test_install_is_idempotent_and_keeps_the_original_reachable() -> None:
+    assert is_installed()
+    patched = Signal.send
+    install()
+    install()
+    assert Signal.send is patched
+    assert not getattr(Signal.send.__wrapped__, "__signals_panel__", False)
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust"])
+def test_responses_hold_the_original_receivers_in_order(method: str) -> None:
+    signal = Signal()
+    listener = Listener()
+    partial = functools.partial(first)
+    signal.connect(first)
+    signal.connect(listener.on_signal)
+    signal.connect(listener, weak=False)
+    signal.connect(partial, weak=False)
+    signal.connect(third_async)
+    signal.connect(second)
+
+    plain, recorded = send_twice(method, signal, value=1)
+
+    assert recorded == plain
+    assert [receiver for receiver, _ in recorded] == [
+        first,
+        listener.on_signal,
+        listener,
+        partial,
+        second,
+        third_async,
+    ]
+    # Bound methods are re-created by each dispatch; everything else is the
+    # very object that was connected.
+    assert all(
+        r1 is r2
+        for (r1, _), (r2, _) in zip(plain, recorded, strict=True)
+        if not inspect.ismethod(r1)
+    )
+
+
+@pytest.mark.parametrize("method", ["asend", "asend_robust"])
+def test_async_responses_hold_the_original_receivers_in_order(method: str) -> None:
+    signal = Signal()
+    signal.connect(first)
+    signal.connect(third_async)
+    signal.connect(second)
+
+    async def run() -> tuple[Any, Any]:
+        plain = await getattr(signal, method)(sender=None)
+        async with signals_panel.record():
+            recorded = await getattr(signal, method)(sender=None)
+        return plain, recorded
+
+    plain, recorded = asyncio.run(run())
+    assert (
+        recorded
+        == plain
+        == [(first, "first"), (second, "second"), (third_async, "third")]
+    )
+
+
+def test_send_raises_the_same_exception_and_stops_the_loop() -> None:
+    signal = Signal()
+    calls: list[str] = []
+
+    def after(sender: Any, **kwargs: Any) -> None:
+        calls.append("after")
+
+    signal.connect(fails)
+    signal.connect(after)
+    with pytest.raises(ValueError, match="receiver failed") as plain:
+        signal.send(sender=None)
+    with signals_panel.record(), pytest.raises(ValueError) as recorded:
+        signal.send(sender=None)
+    assert type(recorded.value) is type(plain.value)
+    assert recorded.value.args == plain.value.args
+    assert calls == []
+
+
+def test_send_robust_returns_the_error_objects_and_logs_the_same_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    signal = Signal()
+    signal.connect(fails)
+    signal.connect(second)
+
+    with caplog.at_level(logging.ERROR, logger="django.dispatch"):
+        plain, recorded = send_twice("send_robust", signal)
+    assert [r for r, _ in recorded] == [fails, second]
+    assert isinstance(recorded[0][1], ValueError)
+    assert recorded[1] == plain[1] == (second, "second")
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2
+    assert messages[0] == messages[1]
+    assert "fails" in messages[0]
+
+
+def test_asend_robust_returns_async_errors_too() -> None:
+    signal = Signal()
+
+    async def async_fails(sender: Any, **kwargs: Any) -> None:
+        raise KeyError("async")
+
+    signal.connect(async_fails)
+
+    async def run() -> Any:
+        async with signals_panel.record() as recording:
+            responses = await signal.asend_robust(sender=None)
+        return responses, recording
+
+    responses, recording = asyncio.run(run())
+    assert responses[0][0] is async_fails
+    assert isinstance(responses[0][1], KeyError)
+    assert recording.events[0].receivers[0].error == "KeyError: 'async'"
+
+
+def test_weak_receivers_are_still_collected_after_a_recording() -> None:
+    signal = Signal()
+
+    def local_receiver(sender: Any, **kwargs: Any) -> str:
+        return "alive"
+
+    signal.connect(local_receiver)
+    reference = weakref.ref(local_receiver)
+    with signals_panel.record() as recording:
+        assert signal.send(sender=None) == [(local_receiver, "alive")]
+    del local_receiver
+    gc.collect()
+    assert reference() is None
+    assert signal.send(sender=None) == []
+    assert recording.events[0].receivers[0].name.endswith("local_receiver")
+
+
+@pytest.mark.django_db
+def test_recording_keeps_no_instance_alive() -> None:
+    with (
+        connected(post_save, second, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        post = BlogPost.objects.create(title="gone soon")
+        reference = weakref.ref(post)
+        del post
+        gc.collect()
+        assert reference() is None
+    assert recording.events[0].target is not None
+
+
+@pytest.mark.django_db
+def test_fast_delete_stays_fast_and_sql_is_identical() -> None:
+    def plain_run() -> list[str]:
+        folder = Folder.objects.create(name="f")
+        Note.objects.bulk_create([Note(folder=folder) for _ in range(5)])
+        with CaptureQueriesContext(connection) as captured:
+            folder.delete()
+        return normalized_sql(captured)
+
+    plain = plain_run()
+    with signals_panel.record():
+        recorded = plain_run()
+    assert recorded == plain
+    # One DELETE for all notes, no SELECT of each note: the fast path.
+    assert not any("SELECT" in sql and "testapp_note" in sql for sql in recorded)
+
+
+@pytest.mark.django_db
+def test_m2m_add_stays_a_single_bulk_insert() -> None:
+    User = get_user_model()
+    users = [User.objects.create(username=f"u{i}") for i in range(3)]
+
+    def add_likes() -> list[str]:
+        post = BlogPost.objects.create(title="liked")
+        with CaptureQueriesContext(connection) as captured:
+            post.liked.add(*users)
+        return normalized_sql(captured)
+
+    plain = add_likes()
+    with signals_panel.record():
+        recorded = add_likes()
+    assert recorded == plain
+    assert sum("INSERT" in sql for sql in recorded) <= 1
+
+
+@pytest.mark.django_db
+def test_same_queries_with_receivers_and_the_panel_runs_none() -> None:
+    def on_saved(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        BlogPost.objects.filter(pk=instance.pk).count()
+
+    def run() -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            post = BlogPost.objects.create(title="q")
+            post.title = "q2"
+            post.save()
+            post.delete()
+        return normalized_sql(captured)
+
+    with (
+        connected(post_save, on_saved, sender=BlogPost),
+        connected(pre_delete, second),
+        connected(post_delete, second),
+    ):
+        plain = run()
+        with signals_panel.record() as recording:
+            recorded = run()
+    assert recorded == plain
+    assert recording.summary["dispatches"] > 0
+
+
+def test_disconnect_and_connect_during_a_dispatch_behave_as_without_recording() -> None:
+    def run() -> tuple[list[Any], list[Any]]:
+        signal = Signal()
+
+        def late(sender: Any, **kwargs: Any) -> str:
+            return "late"
+
+        def rewires(sender: Any, **kwargs: Any) -> str:
+            signal.disconnect(second)
+            signal.connect(late, weak=False)
+            return "rewired"
+
+        signal.connect(rewires, weak=False)
+        signal.connect(second, weak=False)
+        first_send = [response for _, response in signal.send(sender=None)]
+        second_send = [response for _, response in signal.send(sender=None)]
+        return first_send, second_send
+
+    plain = run()
+    with signals_panel.record():
+        recorded = run()
+    assert recorded == plain == (["rewired", "second"], ["rewired", "late"])
+
+
+@pytest.mark.django_db
+def test_a_users_execute_wrapper_inside_a_receiver_is_removed_as_usual() -> None:
+    seen: list[str] = []
+
+    def user_wrapper(
+        execute: Any, sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    def wraps_queries(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        with connection.execute_wrapper(user_wrapper):
+            BlogPost.objects.filter(pk=instance.pk).exists()
+
+    with connected(post_save, wraps_queries, sender=BlogPost), signals_panel.record():
+        BlogPost.objects.create(title="w")
+    assert len(seen) == 1
+    assert user_wrapper not in connection.execute_wrappers
+
+
+def test_has_listeners_is_unchanged_while_recording() -> None:
+    signal = Signal()
+    with signals_panel.record():
+        assert signal.has_listeners() is False
+        signal.connect(second)
+        assert signal.has_listeners() is True

@@ -1,0 +1,29 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from tests.testapp.models import BlogPost
+from tests.testapp.signals import order_paid
+
+PAGE = "<html><head><title>t</title></head><body><p>{}</p></body></html>"
+
+
+def create_post(request: HttpRequest) -> HttpResponse:
+    post = BlogPost.objects.create(title=request.GET.get("title", "hello"))
+    return HttpResponse(PAGE.format(post.pk))
+
+
+async def create_post_async(request: HttpRequest) -> HttpResponse:
+    post = await BlogPost.objects.acreate(title=request.GET.get("title", "async"))
+    await order_paid.asend(sender=BlogPost, post_id=post.pk)
+    return HttpResponse(PAGE.format(post.pk))
+
+
+def like_post(request: HttpRequest, pk: int) -> HttpResponse:
+    post = get_object_or_404(BlogPost, pk=pk)
+    post.liked.add(request.GET["user"])
+    return HttpResponse(PAGE.format(post.pk))
+
+
+async def custom_async(request: HttpRequest) -> HttpResponse:
+    await order_paid.asend(sender=None, amount=request.GET.get("amount", "1"))
+    return HttpResponse(PAGE.format("ok"))
