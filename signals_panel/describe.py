@@ -126,8 +126,8 @@ def _render(value: Any, depth: int) -> str:
 
 
 def _render_bytes(value: bytes | bytearray | memoryview) -> str:
-    data = bytes(value[:64])
-    suffix = f"… ({len(value)} bytes)" if len(value) > 64 else ""
+    data = bytes(value[:32])
+    suffix = f"… ({len(value)} bytes)" if len(value) > 32 else ""
     return repr(data) + suffix
 
 
@@ -165,9 +165,9 @@ def _render_container(value: Any, depth: int) -> str:
         return f"[{body}]"
     if cls is tuple:
         return f"({body},)" if len(elements) == 1 else f"({body})"
-    if not elements:
-        return "set()" if cls is set else "frozenset()"
-    return "{" + body + "}"
+    if cls is frozenset:
+        return f"frozenset({{{body}}})" if elements else "frozenset()"
+    return "{" + body + "}" if elements else "set()"
 
 
 def _sorted_if_possible(items: Any) -> list[Any]:

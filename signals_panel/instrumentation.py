@@ -129,7 +129,7 @@ def _begin(
         row = recorder.row_for(signal, sender)
         if row is None:
             return None
-        if not signal.receivers:
+        if not signal.receivers and not recorder.list_silent:
             # Django returns [] before looking at receivers; count it only.
             recorder.count_silent(row)
             return None

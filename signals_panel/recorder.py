@@ -217,6 +217,9 @@ class Recorder:
         # stop so no sender object outlives the recording.
         self._rows_by_identity: dict[tuple[int, Any], SummaryRow | None] = {}
         self.dispatches = 0
+        # Time in dispatches not sent from inside a receiver: the wall time
+        # signals added to the request, without counting nested ones twice.
+        self.top_level_ms = 0.0
         self.not_stored = 0
         self.internal_errors = 0
         self._lock = threading.Lock()
@@ -310,6 +313,8 @@ class Recorder:
         duration = (time.perf_counter() - dispatch.started) * 1000
         row = dispatch.row
         row.duration_ms += duration
+        if dispatch.scope.call is None:
+            self.top_level_ms += duration
         event = dispatch.event
         if not dispatch.receivers:
             row.silent += 1
@@ -369,25 +374,15 @@ class Recorder:
     # -- results -----------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
-        receivers_run = sum(row.receivers_run for row in self.rows.values())
-        stored_time = sum(
-            call.duration_ms
-            for event in self.events
-            if event.parent is None
-            for call in event.receivers
-        )
+        rows = self.rows.values()
         return {
             "dispatches": self.dispatches,
             "stored": len(self.events),
             "not_stored": self.not_stored,
-            "silent": sum(row.silent for row in self.rows.values()),
-            "receivers_run": receivers_run,
-            "receiver_errors": sum(row.errors for row in self.rows.values()),
-            "receiver_ms": round(stored_time, 3),
-            "dispatch_ms": round(
-                sum(row.duration_ms for row in self.rows.values()),
-                3,
-            ),
+            "silent": sum(row.silent for row in rows),
+            "receivers_run": sum(row.receivers_run for row in rows),
+            "receiver_errors": sum(row.errors for row in rows),
+            "dispatch_ms": round(self.top_level_ms, 3),
             "request_ms": round(self.duration_ms, 3),
             "internal_errors": self.internal_errors,
         }

@@ -1,0 +1,472 @@
+"""What a recording holds: the seed note's cases, nesting, async, caps, safety."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.contrib.auth import get_user_model
+from django.db.models.signals import (
+    m2m_changed,
+    post_delete,
+    post_init,
+    post_save,
+    pre_delete,
+    pre_save,
+)
+from django.dispatch import Signal, receiver
+
+import signals_panel
+from signals_panel.recorder import Event
+from tests.conftest import connected
+from tests.testapp.models import BlogPost, Comment, Hostile
+from tests.testapp.signals import order_paid
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+THIS_FILE = "tests/test_recorder.py"
+
+
+def noop(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+def names(events: list[Event]) -> list[tuple[str, str]]:
+    return [(event.signal_name, event.sender) for event in events]
+
+
+def test_post_save_reports_created_true_then_false_with_the_instance() -> None:
+    with connected(post_save, noop, sender=User), signals_panel.record() as recording:
+        user = User.objects.create(username="ada")
+        user.first_name = "Ada"
+        user.save()
+
+    created, updated = recording.dispatches("post_save")
+    assert created.signal == "django.db.models.signals.post_save"
+    assert created.sender == "auth.User"
+    assert created.kwargs["created"] == "True"
+    assert updated.kwargs["created"] == "False"
+    assert created.kwargs["update_fields"] == "None"
+    assert created.kwargs["raw"] == "False"
+    assert created.kwargs["using"] == "'default'"
+    assert "instance" not in created.kwargs
+    assert created.target is not None
+    assert created.target["model"] == "auth.User"
+    assert created.target["pk"] == str(user.pk)
+    assert created.target["db"] == "default"
+    assert created.receivers[0].name == "tests.test_recorder.noop"
+    assert created.receivers[0].where is not None
+    assert created.receivers[0].where.startswith(f"{THIS_FILE}:")
+
+
+def test_pre_save_of_a_new_object_has_no_pk_yet() -> None:
+    with (
+        connected(pre_save, noop, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        post = BlogPost.objects.create(title="new")
+        post.save(update_fields=["title"])
+
+    first, second = recording.dispatches("pre_save")
+    assert first.target is not None and first.target["pk"] is None
+    assert second.target is not None and second.target["pk"] == str(post.pk)
+    assert second.kwargs["update_fields"] == "frozenset({'title'})"
+
+
+def test_receivers_connected_with_the_decorator_are_named_and_located() -> None:
+    @receiver(post_save, sender=BlogPost, dispatch_uid="decorated-test")
+    def decorated(
+        sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+    ) -> None:
+        pass
+
+    try:
+        with signals_panel.record() as recording:
+            BlogPost.objects.create(title="x")
+    finally:
+        post_save.disconnect(sender=BlogPost, dispatch_uid="decorated-test")
+    (call,) = recording.dispatches("post_save")[0].receivers
+    assert call.name == (
+        "tests.test_recorder."
+        "test_receivers_connected_with_the_decorator_are_named_and_located.<locals>.decorated"
+    )
+    assert call.ran and call.error is None and call.duration_ms >= 0
+
+
+def test_send_site_is_the_line_of_user_code_that_saved() -> None:
+    with (
+        connected(post_save, noop, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        BlogPost.objects.create(title="x")  # the send site
+    (event,) = recording.dispatches("post_save")
+    assert event.sent_from is not None
+    path, rest = event.sent_from.split(":", 1)
+    assert path == THIS_FILE
+    assert rest.endswith("in test_send_site_is_the_line_of_user_code_that_saved")
+
+
+def test_delete_sends_pre_and_post_delete_for_each_cascaded_row() -> None:
+    post = BlogPost.objects.create(title="doomed")
+    comments = [Comment.objects.create(post=post, text=str(i)) for i in range(2)]
+    post_id = post.pk
+    with connected(pre_delete, noop), connected(post_delete, noop):
+        with signals_panel.record() as recording:
+            post.delete()
+    pre = [
+        (e.sender, e.target and e.target["pk"])
+        for e in recording.dispatches("pre_delete")
+    ]
+    post_id = str(post_id)
+    post_events = recording.dispatches("post_delete")
+    assert sorted(pre) == sorted(
+        [("testapp.BlogPost", post_id)]
+        + [("testapp.Comment", str(comment.pk)) for comment in comments]
+    )
+    assert len(post_events) == 3
+
+
+def test_m2m_changed_reports_every_action_with_pk_set_reverse_and_model() -> None:
+    post = BlogPost.objects.create(title="liked")
+    ada, bob = User.objects.create(username="ada"), User.objects.create(username="bob")
+    through = BlogPost.liked.through
+    with (
+        connected(m2m_changed, noop, sender=through),
+        signals_panel.record() as recording,
+    ):
+        post.liked.add(ada, bob)
+        post.liked.add(ada)  # already there: pk_set is empty
+        post.liked.remove(bob)
+        post.liked.clear()
+        ada.liked_posts.add(post)  # from the other side
+
+    seen = [
+        (e.kwargs["action"], e.kwargs["pk_set"], e.kwargs["reverse"], e.kwargs["model"])
+        for e in recording.dispatches("m2m_changed")
+    ]
+    assert seen == [
+        ("'pre_add'", f"{{{ada.pk}, {bob.pk}}}", "False", "auth.User"),
+        ("'post_add'", f"{{{ada.pk}, {bob.pk}}}", "False", "auth.User"),
+        ("'pre_add'", "set()", "False", "auth.User"),
+        ("'post_add'", "set()", "False", "auth.User"),
+        ("'pre_remove'", f"{{{bob.pk}}}", "False", "auth.User"),
+        ("'post_remove'", f"{{{bob.pk}}}", "False", "auth.User"),
+        ("'pre_clear'", "None", "False", "auth.User"),
+        ("'post_clear'", "None", "False", "auth.User"),
+        ("'pre_add'", f"{{{post.pk}}}", "True", "testapp.BlogPost"),
+        ("'post_add'", f"{{{post.pk}}}", "True", "testapp.BlogPost"),
+    ]
+    assert {e.sender for e in recording.dispatches("m2m_changed")} == {
+        "testapp.BlogPost_liked"
+    }
+    reverse = recording.dispatches("m2m_changed")[-1]
+    assert reverse.target is not None and reverse.target["model"] == "auth.User"
+
+
+def test_custom_signal_is_named_by_its_module_and_its_kwargs_are_kept() -> None:
+    with connected(order_paid, noop), signals_panel.record() as recording:
+        order_paid.send(sender=BlogPost, amount=12, currency="EUR")
+    (event,) = recording.events
+    assert event.signal == "tests.testapp.signals.order_paid"
+    assert event.signal_name == "order_paid"
+    assert event.kwargs == {"amount": "12", "currency": "'EUR'"}
+
+
+def test_a_dispatch_from_a_receiver_is_nested_under_that_receiver() -> None:
+    def add_comment(
+        sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+    ) -> None:
+        if created:
+            Comment.objects.create(post=instance, text="first!")
+
+    with connected(post_save, noop), connected(post_save, add_comment, sender=BlogPost):
+        with signals_panel.record() as recording:
+            BlogPost.objects.create(title="x")
+
+    post_event, comment_event = recording.dispatches("post_save")
+    assert post_event.sender == "testapp.BlogPost"
+    assert comment_event.sender == "testapp.Comment"
+    assert comment_event.parent == post_event.id
+    assert comment_event.depth == 1
+    receiver_names = [call.name for call in post_event.receivers]
+    assert comment_event.parent_receiver == receiver_names.index(
+        "tests.test_recorder.test_a_dispatch_from_a_receiver_is_nested_under_that_receiver"
+        ".<locals>.add_comment"
+    )
+    add_comment_call = post_event.receivers[comment_event.parent_receiver]
+    # The receiver's own INSERT, plus nothing else: counts are per receiver.
+    assert add_comment_call.queries == 1
+    assert post_event.receivers[0].queries == 0
+    assert (
+        comment_event.sent_from is not None
+        and "in add_comment" in comment_event.sent_from
+    )
+
+
+def test_dispatches_with_no_receiver_are_counted_not_stored() -> None:
+    BlogPost.objects.create(title="a")
+    BlogPost.objects.create(title="b")
+    with signals_panel.record() as recording:
+        list(BlogPost.objects.all())
+    assert recording.events == []
+    rows = {
+        (row["signal_name"], row["sender"]): row
+        for row in recording.to_dict()["signals"]
+    }
+    assert rows[("pre_init", "testapp.BlogPost")]["dispatches"] == 2
+    assert rows[("post_init", "testapp.BlogPost")]["silent"] == 2
+    assert recording.summary["silent"] == recording.summary["dispatches"] == 4
+
+
+def test_silent_dispatches_can_be_listed_by_setting() -> None:
+    with signals_panel.record({"LIST_SILENT_DISPATCHES": True}) as recording:
+        BlogPost(title="unsaved")
+    assert names(recording.events) == [
+        ("pre_init", "testapp.BlogPost"),
+        ("post_init", "testapp.BlogPost"),
+    ]
+    assert recording.events[0].receivers == []
+
+
+def test_a_receiver_error_is_recorded_and_the_exception_still_propagates() -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("<b>boom</b>")
+
+    with connected(order_paid, broken), signals_panel.record() as recording:
+        with pytest.raises(RuntimeError):
+            order_paid.send(sender=None)
+        order_paid.send_robust(sender=None)
+    failed, swallowed = recording.events
+    assert failed.receivers[0].error == "RuntimeError: <b>boom</b>"
+    assert failed.error == "RuntimeError: <b>boom</b>"
+    assert swallowed.method == "send_robust"
+    assert swallowed.receivers[0].error == "RuntimeError: <b>boom</b>"
+    assert swallowed.error is None
+    assert recording.summary["receiver_errors"] == 2
+
+
+def test_receivers_after_a_failing_one_are_marked_as_not_run() -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("stop")
+
+    with connected(order_paid, broken), connected(order_paid, noop):
+        with signals_panel.record() as recording, pytest.raises(RuntimeError):
+            order_paid.send(sender=None)
+    assert [call.ran for call in recording.events[0].receivers] == [True, False]
+
+
+def test_async_receivers_and_asend_are_recorded_with_nesting() -> None:
+    async def on_paid(sender: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0)
+        await sync_to_async(BlogPost.objects.create)(title="from async")
+
+    async def run() -> Any:
+        async with signals_panel.record() as recording:
+            await order_paid.asend(sender=None, amount=3)
+        return recording
+
+    with connected(order_paid, on_paid), connected(post_save, noop, sender=BlogPost):
+        recording = async_to_sync(run)()
+    paid, saved = recording.events
+    assert paid.method == "asend"
+    assert paid.receivers[0].is_async
+    assert paid.receivers[0].name.endswith("<locals>.on_paid")
+    assert saved.signal_name == "post_save"
+    assert saved.parent == paid.id
+    assert saved.parent_receiver == 0
+
+
+def test_sync_send_with_an_async_receiver_is_recorded() -> None:
+    async def on_paid(sender: Any, **kwargs: Any) -> str:
+        return "async"
+
+    with connected(order_paid, noop), connected(order_paid, on_paid):
+        with signals_panel.record() as recording:
+            responses = order_paid.send(sender=None)
+    assert [response for _, response in responses] == [None, "async"]
+    calls = recording.events[0].receivers
+    assert [(call.is_async, call.ran) for call in calls] == [
+        (False, True),
+        (True, True),
+    ]
+
+
+def test_parallel_async_receivers_each_get_their_own_children() -> None:
+    inner = Signal()
+    inner.connect(noop)
+
+    def make(tag: str) -> Any:
+        async def send_inner(sender: Any, **kwargs: Any) -> None:
+            for _ in range(3):
+                await asyncio.sleep(0)
+                await inner.asend(sender=tag)
+
+        send_inner.__qualname__ = f"send_inner_{tag}"
+        return send_inner
+
+    first, second = make("a"), make("b")
+
+    async def run() -> Any:
+        async with signals_panel.record() as recording:
+            await order_paid.asend(sender=None)
+        return recording
+
+    with connected(order_paid, first), connected(order_paid, second):
+        recording = asyncio.run(run())
+    outer = recording.events[0]
+    children = recording.events[1:]
+    assert len(children) == 6
+    for child in children:
+        expected = 0 if child.sender == "'a'" else 1
+        assert (child.parent, child.parent_receiver) == (outer.id, expected)
+
+
+def test_concurrent_recordings_in_threads_see_only_their_own_dispatches() -> None:
+    barrier = threading.Barrier(2, timeout=10)
+    results: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def worker(tag: str) -> None:
+        try:
+            with signals_panel.record() as recording:
+                for index in range(20):
+                    order_paid.send(sender=tag, index=index)
+                    if index == 10:
+                        barrier.wait()
+            results[tag] = [event.sender for event in recording.events]
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    with connected(order_paid, noop):
+        threads = [threading.Thread(target=worker, args=(tag,)) for tag in ("x", "y")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    assert results == {"x": ["'x'"] * 20, "y": ["'y'"] * 20}
+
+
+def test_a_flood_of_post_init_leaves_room_for_later_events() -> None:
+    BlogPost.objects.bulk_create([BlogPost(title=str(i)) for i in range(300)])
+    with connected(post_init, noop, sender=BlogPost), connected(order_paid, noop):
+        with signals_panel.record() as recording:
+            list(BlogPost.objects.all())
+            order_paid.send(sender=None, after="flood")
+    assert len(recording.dispatches("post_init")) == 100
+    assert recording.dispatches("order_paid")[0].kwargs == {"after": "'flood'"}
+    summary = recording.summary
+    assert summary["not_stored"] == 200
+    row = next(
+        r for r in recording.to_dict()["signals"] if r["signal_name"] == "post_init"
+    )
+    assert (row["dispatches"], row["not_stored"], row["receivers_run"]) == (
+        300,
+        200,
+        300,
+    )
+
+
+def test_the_event_cap_counts_what_it_did_not_store() -> None:
+    with connected(order_paid, noop):
+        with signals_panel.record({"MAX_EVENTS": 5}) as recording:
+            for index in range(12):
+                order_paid.send(sender=index)
+    assert len(recording.events) == 5
+    assert recording.summary["not_stored"] == 7
+    assert recording.summary["dispatches"] == 12
+
+
+def test_children_of_an_unstored_dispatch_attach_to_the_nearest_stored_one() -> None:
+    inner = Signal()
+    inner.connect(noop)
+
+    def relay(sender: Any, n: int, **kwargs: Any) -> None:
+        inner.send(sender=f"child{n}")
+
+    with connected(order_paid, relay):
+        with signals_panel.record({"MAX_EVENTS_PER_SENDER": 1}) as recording:
+            order_paid.send(sender=None, n=1)
+            order_paid.send(sender=None, n=2)  # not stored: one per sender
+    assert [(e.signal_name, e.parent, e.depth) for e in recording.events] == [
+        ("order_paid", None, 0),
+        ("signal", 0, 1),
+        ("signal", None, 0),
+    ]
+
+
+def test_secrets_are_masked_and_values_are_rendered_safely() -> None:
+    class Explodes:
+        def __repr__(self) -> str:
+            raise RuntimeError("repr")
+
+    hostile = Hostile.objects.create(name="h")
+    with connected(order_paid, noop), signals_panel.record() as recording:
+        order_paid.send(
+            sender=None,
+            password="hunter2",
+            api_token="abc",
+            credentials={"username": "ada", "password": "x"},
+            options={"session_key": "s", "page": 2},
+            obj=Explodes(),
+            hostile=hostile,
+            post=BlogPost(title="<script>alert(1)</script>"),
+            big="x" * 10_000,
+            raw=b"\xff\xfe" * 100,
+        )
+    kwargs = recording.events[0].kwargs
+    assert (
+        kwargs["password"] == kwargs["api_token"] == kwargs["credentials"] == "*" * 20
+    )
+    assert kwargs["options"] == "{'session_key': ********************, 'page': 2}"
+    assert (
+        kwargs["obj"]
+        == "<tests.test_recorder.test_secrets_are_masked_and_values_are_rendered_safely.<locals>.Explodes object>"
+    )
+    assert kwargs["hostile"] == f"testapp.Hostile pk={hostile.pk}"
+    assert kwargs["post"] == "testapp.BlogPost (unsaved)"
+    assert len(kwargs["big"]) == 200 and kwargs["big"].endswith("…")
+    assert kwargs["raw"].startswith("b'\\xff\\xfe") and kwargs["raw"].endswith(
+        "… (200 bytes)"
+    )
+
+
+def test_rendering_never_queries_the_database(django_assert_num_queries: Any) -> None:
+    author = User.objects.create(username="ada")
+    post = BlogPost.objects.create(title="t", author=author)
+    fresh = BlogPost.objects.get(pk=post.pk)  # author not loaded: __str__ would query
+    with connected(order_paid, noop), django_assert_num_queries(0):
+        with signals_panel.record() as recording:
+            order_paid.send(sender=fresh, post=fresh, posts=BlogPost.objects.all())
+    assert recording.events[0].sender == f"testapp.BlogPost pk={post.pk}"
+    assert recording.events[0].kwargs["posts"] == "<QuerySet testapp.BlogPost>"
+
+
+def test_recursion_error_still_reaches_the_caller_and_the_recording_is_bounded() -> (
+    None
+):
+    def saves_itself(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        instance.save()
+
+    post = BlogPost.objects.create(title="loop")
+    with connected(pre_save, saves_itself, sender=BlogPost):
+        with signals_panel.record() as recording, pytest.raises(RecursionError):
+            post.save()
+    assert 0 < len(recording.events) <= 100
+    assert recording.summary["dispatches"] > 100
+
+
+def test_record_rejects_unknown_options() -> None:
+    with pytest.raises(ValueError, match="Did you mean 'MAX_EVENTS'"):
+        signals_panel.record({"MAX_EVENT": 5})
+    with pytest.raises(ValueError, match="at least 1"):
+        signals_panel.record({"MAX_EVENTS": 0})
+
+
+def test_signal_recording_fixture_records_the_test(signal_recording: Any) -> None:
+    with connected(order_paid, noop):
+        order_paid.send(sender=None)
+    assert [event.signal_name for event in signal_recording.events] == ["order_paid"]
