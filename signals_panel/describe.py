@@ -9,6 +9,7 @@ secret.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import decimal
@@ -23,15 +24,17 @@ import sysconfig
 import types
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import asgiref.sync
 from django.db.models import Model
 from django.db.models.query import QuerySet
 from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils.functional import LazyObject, Promise, empty
 
+_ASGIREF_SYNC = asgiref.sync.__file__
 MASK = "********************"
 # Django's SafeExceptionReporterFilter hides settings matching this pattern;
 # signal kwargs get the same treatment, plus "credentials" (user_login_failed).
@@ -311,15 +314,63 @@ class CodeLocator:
         return path.replace(os.sep, "/")
 
     def send_site(self, frame: types.FrameType | None, depth: int = 1) -> list[str]:
-        """The ``depth`` innermost non-library frames as ``path:line in func``."""
+        """The ``depth`` innermost non-library frames as ``path:line in func``.
+
+        Sync code run by ``sync_to_async`` (``await Post.objects.acreate()``)
+        has no caller frames in its worker thread: the walk goes on in the
+        coroutine that awaits it.
+        """
         found: list[str] = []
-        while frame is not None and len(found) < depth:
-            code = frame.f_code
+        for current in _outward(frame):
+            if len(found) >= depth:
+                break
+            code = current.f_code
             is_library, path = self.info(code)
             if not is_library:
-                found.append(f"{path}:{frame.f_lineno} in {code.co_name}")
-            frame = frame.f_back
+                found.append(f"{path}:{current.f_lineno} in {code.co_name}")
         return found
+
+
+def _outward(frame: types.FrameType | None) -> Iterator[types.FrameType]:
+    """Frames from ``frame`` outwards, across ``sync_to_async`` hops."""
+    while frame is not None:
+        yield frame
+        code = frame.f_code
+        if code.co_name == "thread_handler" and code.co_filename == _ASGIREF_SYNC:
+            yield from _awaiting_frames(frame)
+            return
+        frame = frame.f_back
+
+
+def _awaiting_frames(handler: types.FrameType) -> list[types.FrameType]:
+    """The await chain, innermost first, of the task waiting for ``handler``."""
+    func = handler.f_locals.get("func")
+    loop = handler.f_locals.get("loop")
+    if func is None or loop is None:
+        return []
+    try:
+        tasks = list(asyncio.all_tasks(loop))
+    except RuntimeError:  # the loop's task set changed while copying it
+        return []
+    for task in tasks:
+        chain = _await_chain(task.get_coro())
+        for frame in chain:
+            if (
+                frame.f_code.co_name == "__call__"
+                and frame.f_locals.get("func") is func
+            ):
+                return list(reversed(chain))
+    return []
+
+
+def _await_chain(coro: Any) -> list[types.FrameType]:
+    chain: list[types.FrameType] = []
+    while coro is not None and len(chain) < 200:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            chain.append(frame)
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain
 
 
 locator = CodeLocator()

@@ -30,14 +30,26 @@ def connected(
         )
 
 
+def toolbar_soup(content: bytes) -> BeautifulSoup:
+    """The page with the toolbar's shadow-DOM template opened up.
+
+    Toolbar 7+ ships its markup in ``<template shadowrootmode="open">``; CSS
+    selectors do not look inside templates, as a browser's document does not.
+    """
+    soup = BeautifulSoup(content, "html.parser")
+    template = soup.find("template", attrs={"shadowrootmode": True})
+    if template is None:
+        return soup
+    return BeautifulSoup(template.decode_contents(), "html.parser")
+
+
 class ToolbarPage:
     """A page fetched through the real toolbar middleware, and its panel."""
 
     def __init__(self, client: Client, response: Any) -> None:
         self.client = client
         self.response = response
-        soup = BeautifulSoup(response.content, "html.parser")
-        toolbar = soup.find(id="djDebug")
+        toolbar = toolbar_soup(response.content).find(id="djDebug")
         assert toolbar is not None, "the toolbar was not injected"
         self.request_id = toolbar["data-request-id"]
 
@@ -58,10 +70,11 @@ class ToolbarPage:
         return toolbar.get_panel_by_id(PANEL_ID).get_stats()
 
     def subtitle(self) -> str:
-        soup = BeautifulSoup(self.response.content, "html.parser")
-        link = soup.find(class_=PANEL_ID)
-        assert link is not None
-        return " ".join(link.get_text(" ").split())
+        small = toolbar_soup(self.response.content).select_one(
+            f"#djdt-{PANEL_ID} small"
+        )
+        assert small is not None
+        return " ".join(small.get_text(" ").split())
 
 
 @pytest.fixture

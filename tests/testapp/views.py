@@ -9,7 +9,18 @@ PAGE = "<html><head><title>t</title></head><body><p>{}</p></body></html>"
 
 def create_post(request: HttpRequest) -> HttpResponse:
     post = BlogPost.objects.create(title=request.GET.get("title", "hello"))
+    order_paid.send(sender=BlogPost, post_id=post.pk, note=request.GET.get("note", ""))
     return HttpResponse(PAGE.format(post.pk))
+
+
+def pay(request: HttpRequest) -> HttpResponse:
+    order_paid.send(sender=None, note=request.GET.get("note", ""))
+    return HttpResponse(PAGE.format("paid"))
+
+
+def fails(request: HttpRequest) -> HttpResponse:
+    BlogPost.objects.create(title="before the crash")
+    raise RuntimeError("view crashed")
 
 
 async def create_post_async(request: HttpRequest) -> HttpResponse:

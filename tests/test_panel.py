@@ -1,0 +1,301 @@
+"""The panel through the real toolbar: middleware, store, render_panel view."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from bs4 import BeautifulSoup
+from django.db.models.signals import post_save, pre_save
+from django.test import AsyncClient, Client, override_settings
+
+from tests.conftest import PANEL_ID, ToolbarPage, connected, toolbar_soup
+from tests.testapp.models import BlogPost
+from tests.testapp.signals import order_paid
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def noop(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+async def on_paid_async(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+def event_rows(panel: BeautifulSoup) -> list[Any]:
+    return panel.select("tr.djsp-event")
+
+
+def test_sidebar_subtitle_counts_signals_receivers_and_time(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    with connected(post_save, noop, sender=BlogPost), connected(order_paid, noop):
+        page = toolbar_get("/posts/create/")
+    subtitle = page.subtitle()
+    stats = page.stats()
+    dispatches = stats["summary"]["dispatches"]
+    assert f"{dispatches} signals · 2 receivers · " in subtitle
+    assert subtitle.endswith(" ms")
+
+
+def test_panel_lists_each_dispatch_with_sender_instance_receivers_and_send_site(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    with connected(pre_save, noop, sender=BlogPost), connected(order_paid, noop):
+        page = toolbar_get("/posts/create/", {"title": "hello"})
+    panel = page.panel_html()
+    rows = event_rows(panel)
+    assert [row.select_one(".djsp-signal").get_text() for row in rows] == [
+        "pre_save",
+        "order_paid",
+    ]
+    pre_save_row, paid_row = rows
+    assert pre_save_row.select_one(".djsp-signal")["title"] == (
+        "django.db.models.signals.pre_save"
+    )
+    assert pre_save_row.select_one(".djsp-sender").get_text() == "testapp.BlogPost"
+    assert "unsaved" in pre_save_row.select_one(".djsp-target").get_text()
+    receiver = pre_save_row.select_one(".djsp-receiver-name").get_text()
+    assert receiver == "tests.test_panel.noop"
+    assert (
+        pre_save_row.select_one(".djsp-where")
+        .get_text()
+        .startswith("tests/test_panel.py:")
+    )
+    sent_from = pre_save_row.select_one(".djsp-sent-from").get_text()
+    assert sent_from.startswith("tests/testapp/views.py:")
+    assert sent_from.endswith("in create_post")
+    kwargs = dict(
+        zip(
+            [dt.get_text() for dt in paid_row.select(".djsp-kwargs dt")],
+            [dd.get_text() for dd in paid_row.select(".djsp-kwargs dd")],
+            strict=True,
+        )
+    )
+    post = BlogPost.objects.get()
+    assert kwargs == {"post_id": str(post.pk), "note": "''"}
+    signal_rows = {
+        (row.select("td")[0].get_text(), row.select("td")[1].get_text())
+        for row in panel.select("tr.djsp-signal-row")
+    }
+    # Counted even though nobody listened.
+    assert ("post_init", "testapp.BlogPost") in signal_rows
+    assert ("post_save", "testapp.BlogPost") in signal_rows
+
+
+def test_html_in_values_is_escaped(toolbar_get: Callable[..., ToolbarPage]) -> None:
+    with connected(order_paid, noop):
+        page = toolbar_get("/posts/create/", {"note": "<script>alert('x')</script>"})
+    panel = page.panel_html()
+    assert panel.find("script") is None
+    values = [dd.get_text() for dd in panel.select(".djsp-kwargs dd")]
+    assert "\"<script>alert('x')</script>\"" in values
+
+
+def test_nested_dispatches_are_indented_under_their_parent(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    def pay_on_save(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        order_paid.send(sender=BlogPost, post_id=instance.pk, note="nested")
+
+    with (
+        connected(post_save, pay_on_save, sender=BlogPost),
+        connected(order_paid, noop),
+    ):
+        page = toolbar_get("/posts/create/")
+    rows = event_rows(page.panel_html())
+    depths = [
+        (row.select_one(".djsp-signal").get_text(), row["data-djsp-depth"])
+        for row in rows
+    ]
+    assert depths == [("post_save", "0"), ("order_paid", "1"), ("order_paid", "0")]
+    assert rows[1]["data-djsp-parent"] == rows[0]["data-djsp-event"]
+    assert (
+        rows[1].select_one("[data-djdt-styles]")["data-djdt-styles"]
+        == "paddingLeft:16px"
+    )
+
+
+def test_receiver_errors_show_on_the_error_page_panel() -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise ValueError("<i>bad</i> receiver")
+
+    client = Client(raise_request_exception=False)
+    with connected(post_save, broken, sender=BlogPost):
+        response = client.get("/posts/create/")
+    assert response.status_code == 500
+    page = ToolbarPage(client, response)
+    panel = page.panel_html()
+    error = panel.select_one(".djsp-receiver.djsp-failed .djsp-error")
+    assert error is not None
+    assert error.get_text() == "ValueError: <i>bad</i> receiver"
+    assert panel.find("i") is None
+    assert page.stats()["summary"]["receiver_errors"] == 1
+
+
+@override_settings(
+    DEBUG_TOOLBAR_CONFIG={
+        "IS_RUNNING_TESTS": False,
+        "SHOW_TOOLBAR_CALLBACK": "tests.settings.show_toolbar",
+        "RENDER_PANELS": True,
+    }
+)
+def test_render_panels_true_renders_the_panel_inside_the_page(client: Client) -> None:
+    with connected(order_paid, noop):
+        response = client.get("/posts/create/", {"note": "<b>inline</b>"})
+    content = toolbar_soup(response.content).find(id=PANEL_ID)
+    assert content is not None
+    assert [s.get_text() for s in content.select("tr.djsp-event .djsp-signal")] == [
+        "order_paid"
+    ]
+    assert "'<b>inline</b>'" in [
+        dd.get_text() for dd in content.select(".djsp-kwargs dd")
+    ]
+    assert content.find("b", string="inline") is None
+
+
+def test_the_toolbars_own_work_is_not_recorded(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    with connected(post_save, noop), connected(order_paid, noop):
+        page = toolbar_get("/posts/create/")
+    stats = page.stats()
+    senders = {row["sender"] for row in stats["signals"]}
+    assert not any(sender.startswith("debug_toolbar") for sender in senders)
+    rows = event_rows(page.panel_html())
+    assert [row.select_one(".djsp-signal").get_text() for row in rows] == [
+        "post_save",
+        "order_paid",
+    ]
+
+
+def test_rendering_the_panel_runs_no_sql(
+    toolbar_get: Callable[..., ToolbarPage], django_assert_num_queries: Any
+) -> None:
+    with connected(order_paid, noop):
+        page = toolbar_get("/posts/create/")
+    from debug_toolbar.toolbar import DebugToolbar
+
+    # Reading the store may query (DatabaseStore); building the panel must not.
+    toolbar = DebugToolbar.fetch(page.request_id, PANEL_ID)
+    assert toolbar is not None
+    panel = toolbar.get_panel_by_id(PANEL_ID)
+    with django_assert_num_queries(0):
+        content = panel.content
+        subtitle = panel.nav_subtitle
+    assert "order_paid" in content
+    assert "1 receiver" in subtitle
+
+
+def test_an_asgi_request_is_recorded_with_async_receivers() -> None:
+    async def fetch() -> Any:
+        client = AsyncClient()
+        return client, await client.get("/posts/create-async/")
+
+    with (
+        connected(order_paid, on_paid_async),
+        connected(post_save, noop, sender=BlogPost),
+    ):
+        client, response = async_to_sync(fetch)()
+    assert response.status_code == 200
+    page = ToolbarPage(Client(), response)
+    stats = page.stats()
+    events = [(e["signal_name"], e["method"]) for e in stats["events"]]
+    assert events == [("post_save", "send"), ("order_paid", "asend")]
+    assert stats["events"][1]["receivers"][0]["is_async"] is True
+    assert stats["events"][0]["sent_from"].endswith("in create_post_async")
+
+
+def test_concurrent_requests_each_show_only_their_own_dispatches() -> None:
+    barrier = threading.Barrier(2, timeout=10)
+
+    def wait_for_the_other(sender: Any, **kwargs: Any) -> None:
+        barrier.wait()
+
+    pages: dict[str, ToolbarPage] = {}
+    errors: list[BaseException] = []
+
+    def fetch(note: str) -> None:
+        try:
+            client = Client()
+            response = client.get("/pay/", {"note": note})
+            pages[note] = ToolbarPage(client, response)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    with connected(order_paid, wait_for_the_other):
+        threads = [
+            threading.Thread(target=fetch, args=(note,)) for note in ("one", "two")
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    for note, page in pages.items():
+        events = page.stats()["events"]
+        assert [(e["signal_name"], e["kwargs"]["note"]) for e in events] == [
+            ("order_paid", f"'{note}'")
+        ]
+
+
+def test_the_builtin_signals_panel_works_beside_ours(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    page = toolbar_get("/posts/create/")
+    soup = toolbar_soup(page.response.content)
+    assert soup.find(id="djdt-SignalsPanel") is not None
+    assert soup.find(id=f"djdt-{PANEL_ID}") is not None
+    response = page.client.get(
+        "/__debug__/render_panel/",
+        {"request_id": page.request_id, "panel_id": "SignalsPanel"},
+    )
+    assert response.status_code == 200
+
+
+def test_a_page_without_the_toolbar_records_nothing(client: Client) -> None:
+    with connected(order_paid, noop):
+        response = client.get("/posts/create/", {"no_toolbar": "1"})
+    assert b"djDebug" not in response.content
+
+
+@pytest.mark.skipif(
+    os.environ.get("DJANGO_SETTINGS_MODULE") == "tests.settings_dbstore",
+    reason="already running with the DatabaseStore",
+)
+def test_the_panel_tests_pass_with_the_database_store() -> None:
+    """The toolbar picks its store at startup: run this module again with it."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--ds",
+            "tests.settings_dbstore",
+            # The DatabaseStore's get_or_create from two request threads at
+            # once deadlocks SQLite's file lock, and the store does sync ORM
+            # work in async requests (SynchronousOnlyOperation): not ours.
+            "-k",
+            "not concurrent and not asgi",
+            __file__,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_dbstore"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout
