@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -198,14 +197,13 @@ def test_rendering_the_panel_runs_no_sql(
 
 def test_an_asgi_request_is_recorded_with_async_receivers() -> None:
     async def fetch() -> Any:
-        client = AsyncClient()
-        return client, await client.get("/posts/create-async/")
+        return await AsyncClient().get("/posts/create-async/")
 
     with (
         connected(order_paid, on_paid_async),
         connected(post_save, noop, sender=BlogPost),
     ):
-        client, response = async_to_sync(fetch)()
+        response = async_to_sync(fetch)()
     assert response.status_code == 200
     page = ToolbarPage(Client(), response)
     stats = page.stats()
