@@ -177,7 +177,7 @@ def _sorted_if_possible(items: Any) -> list[Any]:
     elements = list(items)
     try:
         return sorted(elements)
-    except TypeError:
+    except Exception:  # unorderable, or an ordering that raises
         return elements
 
 
@@ -305,12 +305,13 @@ class CodeLocator:
         if self._roots is None:
             self._setup()
         assert self._roots is not None
-        for root in self._roots:
-            if path.startswith(root):
-                return path[len(root) :].replace(os.sep, "/")
+        # Installed packages first: a virtualenv often lives in the project.
         marker = f"{os.sep}site-packages{os.sep}"
         if marker in path:
             return path.split(marker, 1)[1].replace(os.sep, "/")
+        for root in self._roots:
+            if path.startswith(root):
+                return path[len(root) :].replace(os.sep, "/")
         return path.replace(os.sep, "/")
 
     def send_site(self, frame: types.FrameType | None, depth: int = 1) -> list[str]:
