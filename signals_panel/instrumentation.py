@@ -55,9 +55,7 @@ def install() -> None:
             setattr(Signal, method, _sync_sender(getattr(Signal, method), method))
         for method in ASEND_METHODS:
             setattr(Signal, method, _async_sender(getattr(Signal, method), method))
-        Signal._live_receivers = _live_receivers_patch(  # type: ignore[method-assign]
-            Signal._live_receivers
-        )
+        Signal._live_receivers = _live_receivers_patch(Signal._live_receivers)
 
 
 def is_installed() -> bool:
