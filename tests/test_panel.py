@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from bs4 import BeautifulSoup
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_init, post_save, pre_save
 from django.test import AsyncClient, Client, override_settings
 
 from tests.conftest import PANEL_ID, ToolbarPage, connected, toolbar_soup
@@ -297,3 +298,40 @@ def test_the_panel_tests_pass_with_the_database_store() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+def test_concurrent_asgi_requests_each_show_only_their_own_dispatches() -> None:
+    async def fetch_both() -> list[Any]:
+        client = AsyncClient()
+        return list(
+            await asyncio.gather(
+                *(client.get("/custom/async/", {"amount": str(n)}) for n in range(4))
+            )
+        )
+
+    async def slow_receiver(sender: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0.01)
+
+    with connected(order_paid, slow_receiver):
+        responses = async_to_sync(fetch_both)()
+    for n, response in enumerate(responses):
+        events = ToolbarPage(Client(), response).stats()["events"]
+        assert [(e["signal_name"], e["kwargs"]) for e in events] == [
+            ("order_paid", {"amount": f"'{n}'"})
+        ]
+
+
+def test_the_panel_says_how_many_dispatches_were_not_stored(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    BlogPost.objects.bulk_create([BlogPost(title=str(n)) for n in range(120)])
+    with connected(post_init, noop, sender=BlogPost):
+        page = toolbar_get("/posts/list/")
+    note = page.panel_html().select_one(".djsp-truncated")
+    assert note is not None
+    assert note["data-djsp-truncated"] == "20"
+    text = " ".join(note.get_text().split())
+    assert text.startswith(
+        "Truncated: 20 dispatches with receivers were counted but not stored"
+    )
+    assert "100 per signal and sender" in text

@@ -477,3 +477,42 @@ def test_signal_recording_fixture_records_the_test(signal_recording: Any) -> Non
     with connected(order_paid, noop):
         order_paid.send(sender=None)
     assert [event.signal_name for event in signal_recording.events] == ["order_paid"]
+
+
+def test_nesting_survives_async_to_sync_and_sync_to_async_hops() -> None:
+    inner = Signal()
+    inner.connect(noop)
+
+    async def async_part() -> None:
+        await inner.asend(sender="from async_to_sync")
+
+    def sync_receiver(sender: Any, **kwargs: Any) -> None:
+        async_to_sync(async_part)()
+
+    async def async_receiver(sender: Any, **kwargs: Any) -> None:
+        await sync_to_async(inner.send)(sender="from sync_to_async")
+
+    with connected(order_paid, sync_receiver), connected(order_paid, async_receiver):
+        with signals_panel.record() as recording:
+            order_paid.send(sender=None)
+    outer, *children = recording.events
+    assert sorted((c.sender, c.parent, c.parent_receiver) for c in children) == [
+        ("'from async_to_sync'", outer.id, 0),
+        ("'from sync_to_async'", outer.id, 1),
+    ]
+
+
+def test_a_sender_that_breaks_hashing_fails_exactly_as_without_recording() -> None:
+    class Unhashable:
+        def __hash__(self) -> int:
+            raise RuntimeError("no hashing")
+
+    with connected(order_paid, noop):
+        with pytest.raises(RuntimeError, match="no hashing"):
+            order_paid.send(sender=Unhashable())
+        with signals_panel.record() as recording:
+            with pytest.raises(RuntimeError, match="no hashing"):
+                order_paid.send(sender=Unhashable())
+    # The recorder gave up on that dispatch instead of raising its own error.
+    assert recording.summary["internal_errors"] == 1
+    assert recording.events == []

@@ -13,6 +13,11 @@ def create_post(request: HttpRequest) -> HttpResponse:
     return HttpResponse(PAGE.format(post.pk))
 
 
+def list_posts(request: HttpRequest) -> HttpResponse:
+    titles = [post.title for post in BlogPost.objects.all()]
+    return HttpResponse(PAGE.format(len(titles)))
+
+
 def pay(request: HttpRequest) -> HttpResponse:
     order_paid.send(sender=None, note=request.GET.get("note", ""))
     return HttpResponse(PAGE.format("paid"))
