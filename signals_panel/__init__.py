@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "record"]
+__all__ = ["SignalRecursionError", "__version__", "record"]
+
+from .exceptions import SignalRecursionError
 
 if TYPE_CHECKING:
     from .recorder import Recording

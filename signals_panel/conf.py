@@ -52,6 +52,20 @@ OPTIONS: dict[str, Option] = {
     "MAX_VALUE_LENGTH": Option(
         200, int, minimum=20, help="Longest rendering of one value."
     ),
+    "LOG_FINDINGS": Option(
+        True,
+        bool,
+        help="Log each finding on the 'signals_panel' logger at the end of a request.",
+    ),
+    "RAISE_ON_RECURSION": Option(
+        None,
+        (int, type(None)),
+        minimum=1,
+        help=(
+            "Raise SignalRecursionError when a save of a row is nested deeper than "
+            "this many levels inside that row's own save signals (None: observe only)."
+        ),
+    ),
     "IGNORE_SENDERS": Option(
         ("debug_toolbar.",),
         (list, tuple),
@@ -84,7 +98,7 @@ def validate_option(name: str, value: Any) -> str | None:
     if not isinstance(value, option.kind):
         return f"expected {_kind_name(option.kind)}, got {type(value).__name__}"
     value = cast(Any, value)
-    if option.minimum is not None and value < option.minimum:
+    if option.minimum is not None and value is not None and value < option.minimum:
         return f"must be at least {option.minimum}, got {value}"
     if option.kind == (list, tuple) and not all(isinstance(v, str) for v in value):
         return "every item must be a string"

@@ -513,3 +513,14 @@ def _module_assigns(module_name: str, attribute: str) -> bool:
 
 
 signal_names = SignalNames()
+
+
+def receiver_kind(func: Any) -> str:
+    """``function``, ``method``, ``partial`` or ``object`` (a callable instance)."""
+    if inspect.isfunction(func):
+        return "function"
+    if inspect.ismethod(func):
+        return "method"
+    if isinstance(func, functools.partial):
+        return "partial"
+    return "object"

@@ -31,17 +31,27 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from django.db import connections
+from django.db.models.query import QuerySet
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
 
 from .describe import describe_exception
+from .exceptions import SignalRecursionError
 from .recorder import Dispatch, Recorder, Scope, current_scope
 
 MARK = "__signals_panel__"
 SEND_METHODS = ("send", "send_robust")
+# Writes that send no pre_save/post_save. Their async twins (aupdate...) run
+# these through sync_to_async, so patching the sync ones covers both.
+BULK_OPERATIONS = ("update", "bulk_create", "bulk_update")
 ASEND_METHODS = ("asend", "asend_robust")
 
 _pending: contextvars.ContextVar[Dispatch | None] = contextvars.ContextVar(
     "signals_panel_pending", default=None
+)
+# Set while a bulk operation runs: bulk_update() calls update() per batch.
+_in_bulk: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "signals_panel_in_bulk", default=False
 )
 _install_lock = threading.Lock()
 
@@ -56,6 +66,12 @@ def install() -> None:
         for method in ASEND_METHODS:
             setattr(Signal, method, _async_sender(getattr(Signal, method), method))
         Signal._live_receivers = _live_receivers_patch(Signal._live_receivers)
+        for operation in BULK_OPERATIONS:
+            setattr(
+                QuerySet,
+                operation,
+                _bulk_patch(getattr(QuerySet, operation), operation),
+            )
 
 
 def is_installed() -> bool:
@@ -129,9 +145,11 @@ def _begin(
             return None
         if not signal.receivers and not recorder.list_silent:
             # Django returns [] before looking at receivers; count it only.
-            recorder.count_silent(row)
+            recorder.count_silent(row, signal, named, scope)
             return None
         return recorder.begin(signal, method, sender, named, scope, row)
+    except SignalRecursionError:
+        raise
     except Exception:
         recorder.internal_errors += 1
         return None
@@ -345,3 +363,39 @@ def ensure_query_hook() -> None:
             if _query_hook in wrappers:
                 continue
             wrappers.insert(0, _query_hook)
+
+
+# ---------------------------------------------------------------------------
+# Bulk writes that skip the save signals
+
+
+def _bulk_patch(original: Callable[..., Any], operation: str) -> Callable[..., Any]:
+    def bulk_operation(self: QuerySet[Any], *args: Any, **kwargs: Any) -> Any:
+        scope = current_scope.get()
+        if scope is None or not scope.recorder.active or _in_bulk.get():
+            return original(self, *args, **kwargs)
+        token = _in_bulk.set(True)
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            _in_bulk.reset(token)
+        try:
+            rows = len(result) if operation == "bulk_create" else result
+            skipped = live_receivers(pre_save, self.model) + live_receivers(
+                post_save, self.model
+            )
+            scope.recorder.note_bypass(operation, self.model, rows, skipped, scope)
+        except Exception:
+            scope.recorder.internal_errors += 1
+        return result
+
+    _mark(bulk_operation, original)
+    return bulk_operation
+
+
+def live_receivers(signal: Signal, sender: Any) -> list[Any]:
+    """The receivers ``signal`` would call for ``sender`` right now."""
+    if not signal.receivers:
+        return []
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    return [*sync_receivers, *async_receivers]

@@ -7,6 +7,7 @@ everything it shows is built from ``get_stats()`` alone.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from debug_toolbar.panels import Panel
@@ -15,8 +16,12 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .detectors import Finding
 from .instrumentation import install
 from .recorder import Recording
+
+logger = logging.getLogger("signals_panel")
+LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
 
 INDENT_PX = 16
 MAX_INDENT_DEPTH = 40
@@ -49,7 +54,10 @@ class SignalTimelinePanel(Panel):
         if recording is None:
             return
         self._recording = None
-        self.record_stats(recording.to_dict())
+        stats = recording.to_dict()
+        if recording.recorder.config["LOG_FINDINGS"]:
+            log_findings(stats["findings"], request)
+        self.record_stats(stats)
 
     def generate_server_timing(
         self, request: HttpRequest, response: HttpResponse
@@ -72,6 +80,19 @@ class SignalTimelinePanel(Panel):
         return render_to_string(self.template, build_context(self.get_stats()))
 
 
+def log_findings(findings: list[dict[str, Any]], request: HttpRequest) -> None:
+    """One line per finding, so the console shows them without the panel."""
+    for data in findings:
+        finding = Finding.from_dict(data)
+        logger.log(
+            LOG_LEVELS[finding.severity],
+            "%s [%s %s]",
+            finding.one_line(),
+            request.method,
+            request.get_full_path(),
+        )
+
+
 def subtitle(summary: dict[str, Any]) -> str:
     dispatches = summary["dispatches"]
     receivers = summary["receivers_run"]
@@ -82,6 +103,12 @@ def subtitle(summary: dict[str, Any]) -> str:
         % {"count": receivers},
         f"{summary['dispatch_ms']:.1f} ms",
     ]
+    hazards = sum(summary.get("hazards", {}).values())
+    if hazards:
+        parts.append(
+            ngettext("%(count)d hazard", "%(count)d hazards", hazards)
+            % {"count": hazards}
+        )
     return " · ".join(parts)
 
 
@@ -89,6 +116,7 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
     """What the template needs: events in tree order, with their indent."""
     events = stats.get("events", [])
     return {
+        "findings": stats.get("findings", []),
         "rows": list(tree_order(events)),
         "signals": stats.get("signals", []),
         "summary": stats.get("summary", {}),

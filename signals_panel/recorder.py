@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
 
 from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
@@ -27,10 +28,17 @@ from .describe import (
     describe_sender,
     describe_target,
     locator,
+    receiver_kind,
     signal_names,
 )
+from .detectors import SEVERITIES, Finding, find_hazards, flag_events
+from .exceptions import SignalRecursionError
 
 STATS_VERSION = 1
+SAVE_SIGNALS = (pre_save, post_save)
+# Row writes and bulk operations kept per recording, for the detectors.
+MAX_WRITES = 10_000
+MAX_BYPASSES = 1_000
 
 
 @dataclass(eq=False)
@@ -40,6 +48,7 @@ class ReceiverCall:
     name: str
     where: str | None
     is_async: bool
+    kind: str = "function"
     ran: bool = False
     duration_ms: float = 0.0
     queries: int = 0
@@ -51,6 +60,7 @@ class ReceiverCall:
             "name": self.name,
             "where": self.where,
             "is_async": self.is_async,
+            "kind": self.kind,
             "ran": self.ran,
             "duration_ms": round(self.duration_ms, 3),
             "queries": self.queries,
@@ -196,6 +206,16 @@ class Dispatch:
         self.started = time.perf_counter()
 
 
+def _same_row(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    if one["object"] == other["object"]:
+        return True
+    return one["pk"] is not None and (
+        one["concrete_model"],
+        one["db"],
+        one["pk"],
+    ) == (other["concrete_model"], other["db"], other["pk"])
+
+
 class Recorder:
     """Collects the dispatches of one request or one ``record()`` block."""
 
@@ -207,6 +227,9 @@ class Recorder:
         self.capture_site: bool = self.config["CAPTURE_SEND_SITE"]
         self.stack_depth: int = self.config["STACK_DEPTH"]
         self.list_silent: bool = self.config["LIST_SILENT_DISPATCHES"]
+        self.raise_on_recursion: int | None = self.config["RAISE_ON_RECURSION"]
+        self.writes: list[dict[str, Any]] = []
+        self.bypasses: list[dict[str, Any]] = []
         self.ignore_senders = tuple(self.config["IGNORE_SENDERS"])
         self.active = False
         self.started = time.perf_counter()
@@ -262,11 +285,71 @@ class Recorder:
             self._rows_by_identity[(id(signal), signal)] = None
         return row
 
-    def count_silent(self, row: SummaryRow) -> None:
+    def count_silent(
+        self, row: SummaryRow, signal: Signal, named: dict[str, Any], scope: Scope
+    ) -> None:
         """A dispatch that Django answered before looking for receivers."""
         self.dispatches += 1
         row.dispatches += 1
         row.silent += 1
+        if signal is post_save and scope.call is None:
+            self._note_write(named, None)
+
+    def _note_write(self, named: dict[str, Any], event: Event | None) -> None:
+        """Log one write (a post_save) made outside any receiver.
+
+        Writes from receivers are the receivers' design (a tree saving its
+        parent); the cycle detectors judge those from the event tree.
+        """
+        if len(self.writes) >= MAX_WRITES:
+            return
+        target = describe_target(named.get("instance"))
+        if target is None or target["pk"] is None:
+            return
+        if event is not None:
+            site = event.sent_from
+        elif self.capture_site:
+            site = next(iter(locator.send_site(sys._getframe())), None)
+        else:
+            site = None
+        self.writes.append(
+            {
+                "model": target["concrete_model"],
+                "db": target["db"],
+                "pk": target["pk"],
+                "event": event.id if event is not None else None,
+                "site": site,
+            }
+        )
+
+    def note_bypass(
+        self,
+        operation: str,
+        model: type,
+        rows: int | None,
+        skipped: list[Any],
+        scope: Scope,
+    ) -> None:
+        """A bulk write that sends no pre_save/post_save (update, bulk_create...)."""
+        if len(self.bypasses) >= MAX_BYPASSES:
+            return
+        meta = model._meta  # type: ignore[attr-defined]
+        if meta.label.startswith(self.ignore_senders):
+            return
+        site = locator.send_site(sys._getframe()) if self.capture_site else []
+        self.bypasses.append(
+            {
+                "operation": operation,
+                "model": meta.label,
+                "concrete_model": meta.concrete_model._meta.label,
+                "rows": rows,
+                "site": site[0] if site else None,
+                "skipped": list(
+                    dict.fromkeys(describe_callable(r)[0] for r in skipped)
+                ),
+                "inside": scope.event.id if scope.event is not None else None,
+            }
+        )
 
     def begin(
         self,
@@ -277,9 +360,43 @@ class Recorder:
         scope: Scope,
         row: SummaryRow,
     ) -> Dispatch:
+        if self.raise_on_recursion and signal in SAVE_SIGNALS:
+            self._check_recursion(named, scope)
         self.dispatches += 1
         row.dispatches += 1
         return Dispatch(signal, method, sender, named, scope, row)
+
+    def _check_recursion(self, named: dict[str, Any], scope: Scope) -> None:
+        """Raise SignalRecursionError when this save is too many levels deep."""
+        target = describe_target(named.get("instance"))
+        if target is None:
+            return
+        chain: list[str] = []
+        current: Scope | None = scope
+        while current is not None:
+            event = current.event
+            if (
+                event is not None
+                and event.signal_name in ("pre_save", "post_save")
+                and event.target is not None
+                and _same_row(event.target, target)
+                and current.call is not None
+            ):
+                chain.append(f"{event.signal_name} → {current.call.name}")
+            current = current.parent
+        limit = self.raise_on_recursion
+        if limit is not None and len(chain) > limit:
+            label = (
+                target["model"]
+                if target["pk"] is None
+                else (f"{target['model']} pk={target['pk']}")
+            )
+            steps = " → save() → ".join(reversed(chain))
+            raise SignalRecursionError(
+                f"{label} is being saved {len(chain) + 1} levels deep inside its "
+                f"own save signals: {steps} → save(). Stopped by "
+                f"SIGNALS_PANEL['RAISE_ON_RECURSION'] = {limit}."
+            )
 
     def receivers_found(
         self, dispatch: Dispatch, receivers: list[Any], async_receivers: list[Any]
@@ -299,11 +416,19 @@ class Recorder:
             self.not_stored += 1
             return None
         calls = [
-            ReceiverCall(*describe_callable(receiver), is_async=False)
+            ReceiverCall(
+                *describe_callable(receiver),
+                is_async=False,
+                kind=receiver_kind(receiver),
+            )
             for receiver in receivers
         ]
         calls.extend(
-            ReceiverCall(*describe_callable(receiver), is_async=True)
+            ReceiverCall(
+                *describe_callable(receiver),
+                is_async=True,
+                kind=receiver_kind(receiver),
+            )
             for receiver in async_receivers
         )
         dispatch.event = self._open_event(dispatch, calls)
@@ -320,6 +445,12 @@ class Recorder:
             row.silent += 1
             if self.list_silent and len(self.events) < self.max_events:
                 event = self._open_event(dispatch, [])
+        if (
+            dispatch.signal is post_save
+            and dispatch.named is not None
+            and dispatch.scope.call is None
+        ):
+            self._note_write(dispatch.named, event)
         if event is not None:
             event.duration_ms = duration
             ran = sum(1 for call in event.receivers if call.ran)
@@ -397,6 +528,8 @@ class Recorder:
             "version": STATS_VERSION,
             "events": [event.to_dict() for event in self.events],
             "signals": [row.to_dict() for row in rows],
+            "writes": self.writes,
+            "bypasses": self.bypasses,
             "summary": self.summary(),
             "limits": {
                 "max_events": self.max_events,
@@ -438,8 +571,24 @@ class Recording:
             and (sender is None or event.sender == sender)
         ]
 
+    @property
+    def findings(self) -> list[Finding]:
+        """The hazards found in what was recorded, most severe first."""
+        return [Finding.from_dict(data) for data in self.to_dict()["findings"]]
+
     def to_dict(self) -> dict[str, Any]:
-        return self.recorder.to_dict()
+        """JSON-ready stats with findings, as the panel stores them."""
+        stats = self.recorder.to_dict()
+        findings = find_hazards(stats)
+        flag_events(stats, findings)
+        for event, data in zip(self.recorder.events, stats["events"], strict=True):
+            event.flags = list(data["flags"])
+        stats["findings"] = [finding.to_dict() for finding in findings]
+        stats["summary"]["hazards"] = {
+            severity: sum(1 for finding in findings if finding.severity == severity)
+            for severity in SEVERITIES
+        }
+        return stats
 
     def start(self) -> None:
         from .instrumentation import ensure_query_hook, install

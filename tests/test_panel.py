@@ -335,3 +335,65 @@ def test_the_panel_says_how_many_dispatches_were_not_stored(
         "Truncated: 20 dispatches with receivers were counted but not stored"
     )
     assert "100 per signal and sender" in text
+
+
+def stamp_after_create(
+    sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+) -> None:
+    if created:
+        instance.body = "stamped"
+        instance.save()
+
+
+def saves_itself(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+    instance.save()
+
+
+def test_findings_are_listed_first_and_their_events_are_marked(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    with connected(post_save, stamp_after_create, sender=BlogPost):
+        page = toolbar_get("/posts/create/")
+    assert page.subtitle().endswith(" · 1 hazard")
+    panel = page.panel_html()
+    (finding,) = panel.select("li.djsp-finding")
+    assert "djsp-severity-warning" in finding["class"]
+    assert finding.select_one(".djsp-kind").get_text() == "double_save"
+    assert finding.select_one(".djsp-culprit .djsp-receiver-name").get_text() == (
+        "tests.test_panel.stamp_after_create"
+    )
+    assert (
+        finding.select_one(".djsp-culprit .djsp-where")
+        .get_text()
+        .startswith("tests/test_panel.py:")
+    )
+    assert "written twice" in finding.select_one(".djsp-message").get_text()
+    assert "update(" in finding.select_one(".djsp-advice").get_text()
+    targets = [a["href"] for a in finding.select(".djsp-finding-events a")]
+    flagged = [f"#{row['id']}" for row in panel.select("tr.djsp-flagged")]
+    assert targets == flagged and len(flagged) == 2
+
+
+def test_a_request_ending_in_recursion_error_shows_the_chain_on_the_error_page() -> (
+    None
+):
+    post = BlogPost.objects.create(title="loop")
+    client = Client(raise_request_exception=False)
+    with connected(pre_save, saves_itself, sender=BlogPost):
+        response = client.get(f"/posts/{post.pk}/save/")
+    assert response.status_code == 500
+    assert b"RecursionError" in response.content
+    page = ToolbarPage(client, response)
+    stats = page.stats()
+    stored = [e for e in stats["events"] if e["signal_name"] == "pre_save"]
+    assert len(stored) == stats["limits"]["max_events_per_sender"]
+    assert stats["summary"]["dispatches"] > len(stats["events"])
+    panel = page.panel_html()
+    finding = panel.select_one("li.djsp-finding[data-djsp-kind=recursive_save]")
+    assert finding is not None
+    assert "until RecursionError" in finding.select_one(".djsp-message").get_text()
+    chain = [step.get_text() for step in finding.select(".djsp-chain .djsp-step")]
+    assert chain[0] == f"pre_save testapp.BlogPost pk={post.pk}"
+    assert chain[1].startswith("tests.test_panel.saves_itself (tests/test_panel.py:")
+    assert chain[2].startswith("save() at tests/test_panel.py:")
+    assert finding.select_one(".djsp-chain").get_text().endswith("→ …")

@@ -45,3 +45,24 @@ class Hostile(models.Model):
 
     def __str__(self) -> str:
         raise RuntimeError("str exploded")
+
+
+class Category(models.Model):
+    """A tree: saving a child may save its parent (a different row)."""
+
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE)
+    children_count = models.IntegerField(default=0)
+
+
+class Author(models.Model):
+    """Half of a cross-model cycle with Book."""
+
+    name = models.CharField(max_length=100)
+    books_count = models.IntegerField(default=0)
+
+
+class Book(models.Model):
+    author = models.ForeignKey(Author, on_delete=models.CASCADE)
+    title = models.CharField(max_length=100)
+    author_name = models.CharField(max_length=100, blank=True)

@@ -18,6 +18,12 @@ def list_posts(request: HttpRequest) -> HttpResponse:
     return HttpResponse(PAGE.format(len(titles)))
 
 
+def resave_post(request: HttpRequest, pk: int) -> HttpResponse:
+    post = get_object_or_404(BlogPost, pk=pk)
+    post.save()
+    return HttpResponse(PAGE.format(post.pk))
+
+
 def pay(request: HttpRequest) -> HttpResponse:
     order_paid.send(sender=None, note=request.GET.get("note", ""))
     return HttpResponse(PAGE.format("paid"))

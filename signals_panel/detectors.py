@@ -1,0 +1,628 @@
+"""Hazard detection: pure functions from recorded stats to findings.
+
+Every detector reads the JSON-ready stats of one recording (the same dict the
+toolbar stores) and returns ``Finding`` objects; nothing here touches Django
+or the objects of the request. The panel, the logger and the pytest plugin
+all report the same findings.
+
+Rows are identified by concrete model + database alias + primary key; an
+object that has no primary key yet (``pre_save`` of a new row) by its
+``id()``, which is unambiguous while one of its saves is still running.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("error", "warning", "info")
+KINDS = (
+    "recursive_save",
+    "double_save",
+    "repeated_save",
+    "swallowed_error",
+    "receiver_error",
+    "duplicate_receiver",
+    "signals_bypassed",
+    "truncated",
+)
+# Signals whose nesting on the same row (or relation) is a cycle.
+FAMILIES = {
+    "django.db.models.signals.pre_save": "save",
+    "django.db.models.signals.post_save": "save",
+    "django.db.models.signals.pre_delete": "delete",
+    "django.db.models.signals.post_delete": "delete",
+    "django.db.models.signals.m2m_changed": "m2m",
+}
+ROBUST_METHODS = ("send_robust", "asend_robust")
+MAX_EVENT_IDS = 50
+MAX_SITES = 10
+
+
+@dataclass
+class Finding:
+    """One hazard, with what a user needs to find and fix it."""
+
+    kind: str
+    severity: str
+    message: str
+    advice: str
+    events: list[int] = field(default_factory=list)
+    receiver: str | None = None
+    where: str | None = None
+    count: int = 1
+    sites: list[str] = field(default_factory=list)
+    chain: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "message": self.message,
+            "advice": self.advice,
+            "events": self.events[:MAX_EVENT_IDS],
+            "receiver": self.receiver,
+            "where": self.where,
+            "count": self.count,
+            "sites": self.sites[:MAX_SITES],
+            "chain": self.chain,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+
+    def one_line(self) -> str:
+        """The finding as one log or assertion line."""
+        who = f" [{self.receiver} at {self.where}]" if self.receiver else ""
+        return f"{self.kind} ({self.severity}): {self.message}{who} Fix: {self.advice}"
+
+
+class Analysis:
+    """What several detectors need, computed once per recording."""
+
+    def __init__(self, stats: dict[str, Any]) -> None:
+        self.stats = stats
+        self.events: list[dict[str, Any]] = stats.get("events", [])
+        self.by_id = {event["id"]: event for event in self.events}
+        self.links = _same_row_links(self.events)
+        self.in_cycles = {link.event["id"] for link in self.links}
+
+
+def find_hazards(stats: dict[str, Any]) -> list[Finding]:
+    """All findings for one recording's stats, most severe first."""
+    analysis = Analysis(stats)
+    findings: list[Finding] = []
+    for detector in DETECTORS:
+        findings.extend(detector(analysis))
+    findings.sort(key=lambda finding: SEVERITIES.index(finding.severity))
+    return findings
+
+
+def flag_events(stats: dict[str, Any], findings: list[Finding]) -> None:
+    """Mark each stored event with the kinds of the findings it is part of."""
+    by_id = {event["id"]: event for event in stats.get("events", [])}
+    for finding in findings:
+        for event_id in finding.events:
+            event = by_id.get(event_id)
+            if event is not None and finding.kind not in event["flags"]:
+                event["flags"].append(finding.kind)
+
+
+# ---------------------------------------------------------------------------
+# Same-row cycles: recursive_save and double_save
+
+
+def row_key(event: dict[str, Any]) -> tuple[str, ...] | None:
+    """What a save/delete/m2m dispatch is about, by primary key."""
+    family = FAMILIES.get(event["signal"])
+    target = event.get("target")
+    if family is None or not target or target.get("pk") is None:
+        return None
+    row = (target["concrete_model"], target["db"], target["pk"])
+    if family == "m2m":
+        return (family, event["sender"], *row)
+    return (family, *row)
+
+
+def object_key(event: dict[str, Any]) -> tuple[str, ...] | None:
+    """The same, by object identity (for rows without a primary key yet)."""
+    family = FAMILIES.get(event["signal"])
+    target = event.get("target")
+    if family is None or not target or not target.get("object"):
+        return None
+    if family == "m2m":
+        return (family, event["sender"], target["object"])
+    return (family, target["object"])
+
+
+@dataclass
+class _Link:
+    """An event nested under an earlier dispatch about the same row."""
+
+    event: dict[str, Any]
+    ancestor: dict[str, Any]
+    via: dict[str, Any]  # the ancestor's child on the path down to ``event``
+    root: int
+    level: int
+
+
+def _same_row_links(events: list[dict[str, Any]]) -> list[_Link]:
+    """Every event that has an ancestor about the same row, in one DFS pass.
+
+    Linear in the number of events: open dispatches are indexed by row key
+    and object key while the walk is inside them.
+    """
+    children: dict[int | None, list[dict[str, Any]]] = defaultdict(list)
+    known = {event["id"] for event in events}
+    for event in events:
+        parent = event["parent"] if event["parent"] in known else None
+        children[parent].append(event)
+    open_by_key: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    path: list[dict[str, Any]] = []
+    depth_of: dict[int, int] = {}
+    link_of: dict[int, _Link] = {}
+    links: list[_Link] = []
+    # (event, entering?) pairs: an explicit stack, chains can be deep.
+    stack: list[tuple[dict[str, Any], bool]] = [
+        (event, True) for event in reversed(children[None])
+    ]
+    while stack:
+        event, entering = stack.pop()
+        keys = [key for key in (row_key(event), object_key(event)) if key]
+        if not entering:
+            for key in keys:
+                open_by_key[key].pop()
+            path.pop()
+            continue
+        candidates = [open_by_key[key][-1] for key in keys if open_by_key[key]]
+        if candidates:
+            ancestor = max(candidates, key=lambda e: depth_of[e["id"]])
+            below = depth_of[ancestor["id"]] + 1
+            via = path[below] if below < len(path) else event
+            previous = link_of.get(ancestor["id"])
+            link = _Link(
+                event=event,
+                ancestor=ancestor,
+                via=via,
+                root=previous.root if previous else ancestor["id"],
+                level=previous.level + 1 if previous else 1,
+            )
+            link_of[event["id"]] = link
+            links.append(link)
+        depth_of[event["id"]] = len(path)
+        path.append(event)
+        for key in keys:
+            open_by_key[key].append(event)
+        stack.append((event, False))
+        stack.extend((child, True) for child in reversed(children[event["id"]]))
+    return links
+
+
+def _culprit(link: _Link) -> dict[str, Any] | None:
+    """The receiver of the earlier dispatch whose code led to the re-save."""
+    index = link.via["parent_receiver"]
+    receivers = link.ancestor["receivers"]
+    if index is None or not 0 <= index < len(receivers):
+        return None
+    receiver: dict[str, Any] = receivers[index]
+    return receiver
+
+
+def _row_label(event: dict[str, Any]) -> str:
+    target = event["target"]
+    if target.get("pk") is None:
+        return f"an unsaved {target['model']}"
+    return f"{target['model']} pk={target['pk']}"
+
+
+def detect_save_cycles(analysis: Analysis) -> Iterator[Finding]:
+    """``recursive_save`` and ``double_save``: one finding per culprit receiver."""
+    by_id = analysis.by_id
+    groups: dict[int, list[_Link]] = defaultdict(list)
+    for link in analysis.links:
+        groups[link.root].append(link)
+    # A cycle through other models (A saves B saves A) leaves one chain per
+    # row; report them under the outermost one.
+    for root_id in sorted(groups, reverse=True):
+        outer = _outer_root(by_id[root_id], groups, by_id)
+        if outer != root_id:
+            groups[outer].extend(groups.pop(root_id))
+    merged: dict[tuple[str, str | None, str | None], list[_Chain]] = defaultdict(list)
+    for root_id, links in groups.items():
+        chain = _Chain(by_id[root_id], links)
+        culprit = _culprit(chain.first) or {}
+        merged[(chain.kind, culprit.get("name"), culprit.get("where"))].append(chain)
+    capped = {
+        (row["signal"], row["sender"])
+        for row in analysis.stats.get("signals", [])
+        if row["not_stored"]
+    }
+    for (kind, name, where), chains in merged.items():
+        finding = _cycle_finding(kind, name, where, chains, by_id)
+        if any((c.root["signal"], c.root["sender"]) in capped for c in chains):
+            # Deeper levels were counted but not stored.
+            finding.message = finding.message.replace(" levels deep", "+ levels deep")
+        yield finding
+
+
+class _Chain:
+    """A dispatch and the later dispatches about its row nested inside it."""
+
+    def __init__(self, root: dict[str, Any], links: list[_Link]) -> None:
+        self.root = root
+        self.links = links
+        self.first = min(links, key=lambda link: link.event["id"])
+        self.levels = max(link.level for link in links)
+        self.family = FAMILIES[root["signal"]]
+        direct = self.levels == 1 and all(
+            link.event["parent"] == root["id"] and link.root == root["id"]
+            for link in links
+        )
+        self.kind = (
+            "double_save" if direct and self.family == "save" else "recursive_save"
+        )
+        self.crashed = any(
+            "RecursionError" in (event.get("error") or "")
+            for event in (root, *(link.event for link in links))
+        )
+
+
+def _outer_root(
+    root: dict[str, Any],
+    groups: dict[int, list[_Link]],
+    by_id: dict[int, dict[str, Any]],
+) -> int:
+    outer = root["id"]
+    parent = root["parent"]
+    while parent is not None and parent in by_id:
+        if parent in groups:
+            outer = parent
+        parent = by_id[parent]["parent"]
+    return outer
+
+
+def _cycle_finding(
+    kind: str,
+    name: str | None,
+    where: str | None,
+    chains: list[_Chain],
+    by_id: dict[int, dict[str, Any]],
+) -> Finding:
+    chain = chains[0]
+    root = chain.root
+    event_ids = [root["id"]]
+    sites: set[str] = set()
+    for each in chains:
+        event_ids.extend(link.event["id"] for link in each.links)
+        sites.update(
+            link.event["sent_from"]
+            for link in each.links
+            if link.event.get("sent_from")
+        )
+    receiver = name or "a receiver"
+    row = _row_label(root)
+    steps = _chain_steps(chain, by_id)
+    rows = f" ({len(chains)} rows in this request)" if len(chains) > 1 else ""
+    if kind == "double_save":
+        signal = root["signal_name"]
+        site = chain.first.event.get("sent_from")
+        message = (
+            f"{signal} receiver {receiver} saves {row} again"
+            + (f" at {site}" if site else "")
+            + f", so the row is written twice{rows}."
+        )
+        model = root["target"]["model"].rsplit(".", 1)[-1]
+        advice = (
+            "Set the value before the first save() (a pre_save receiver may change "
+            "the instance without saving it), or write only the changed column with "
+            f"{model}.objects.filter(pk=instance.pk).update(...), which sends no "
+            "signal; at the very least pass update_fields."
+            if signal == "post_save"
+            else "Do not call save() in a pre_save receiver: change the instance's "
+            "attributes and the save in progress writes them."
+        )
+        return Finding(
+            kind,
+            "warning",
+            message,
+            advice,
+            event_ids,
+            name,
+            where,
+            count=len(chains),
+            sites=sorted(sites),
+            chain=steps,
+        )
+    family = chain.family
+    verb = {"save": "saved", "delete": "deleted", "m2m": "changed"}[family]
+    what = f"the same {root['sender']} relation of {row}" if family == "m2m" else row
+    levels = max(each.levels for each in chains)
+    message = (
+        f"{what} is {verb} again while its own {root['signal_name']} is still "
+        f"running, {levels} level{'s' if levels != 1 else ''} deep"
+        + (" until RecursionError" if any(each.crashed for each in chains) else "")
+        + (f", through {receiver}" if name else "")
+        + f"{rows}."
+    )
+    return Finding(
+        "recursive_save",
+        "error",
+        message,
+        CYCLE_ADVICE[family],
+        event_ids,
+        name,
+        where,
+        count=len(chains),
+        sites=sorted(sites),
+        chain=steps,
+    )
+
+
+CYCLE_ADVICE = {
+    "save": (
+        "Do not save the instance a save signal is about from its receivers: set "
+        "fields in pre_save without saving, use QuerySet.filter(pk=...).update(...) "
+        "(it sends no signal), or guard the receiver (check created or "
+        "update_fields, or a flag on the instance)."
+    ),
+    "delete": (
+        "Do not delete the row being deleted from its own delete receivers; let "
+        "on_delete cascades do it, or guard the receiver."
+    ),
+    "m2m": (
+        "Do not change the same relation from its m2m_changed receiver; if you "
+        "must, guard it (check action and pk_set) so it runs once."
+    ),
+}
+
+
+def _chain_steps(chain: _Chain, by_id: dict[int, dict[str, Any]]) -> list[str]:
+    """The path from the first dispatch to its first repeat, step by step.
+
+    ``post_save shop.Book pk=1``, ``shop.signals.count_books (shop/signals.py:9)``,
+    ``save() at shop/signals.py:12 in count_books``, ``post_save shop.Author pk=1``…
+    """
+    path = [chain.first.event]
+    while path[-1]["id"] != chain.root["id"] and path[-1]["parent"] in by_id:
+        path.append(by_id[path[-1]["parent"]])
+    path.reverse()
+    action = {"save": "save()", "delete": "delete()", "m2m": "change"}[chain.family]
+    steps: list[str] = []
+    for event, child in zip(path, [*path[1:], None], strict=True):
+        steps.append(f"{event['signal_name']} {_row_label(event)}")
+        if child is None:
+            break
+        index = child["parent_receiver"]
+        if index is not None and 0 <= index < len(event["receivers"]):
+            call = event["receivers"][index]
+            steps.append(f"{call['name']} ({call['where']})")
+        site = child.get("sent_from")
+        steps.append(f"{action} at {site}" if site else action)
+    return steps
+
+
+# ---------------------------------------------------------------------------
+# repeated_save
+
+
+def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
+    by_row: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for write in analysis.stats.get("writes", []):
+        if write.get("event") in analysis.in_cycles:
+            continue
+        by_row[(write["model"], write["db"], write["pk"])].append(write)
+    for (model, _db, pk), writes in by_row.items():
+        if len(writes) < 2:
+            continue
+        sites = [write.get("site") or "unknown site" for write in writes]
+        yield Finding(
+            "repeated_save",
+            "info",
+            f"{model} pk={pk} was saved {len(writes)} times in this request, "
+            f"from {', '.join(dict.fromkeys(sites))}.",
+            "Gather the changes and save once (pass update_fields for partial "
+            "updates); each save() is a query and sends pre_save and post_save.",
+            [write["event"] for write in writes if write.get("event") is not None],
+            count=len(writes),
+            sites=sites,
+        )
+
+
+# ---------------------------------------------------------------------------
+# Receiver errors
+
+
+def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
+    grouped: dict[tuple[bool, str, str | None], list[tuple[dict[str, Any], str]]] = (
+        defaultdict(list)
+    )
+    for event in analysis.events:
+        robust = event["method"] in ROBUST_METHODS
+        for call in event["receivers"]:
+            if call.get("error"):
+                grouped[(robust, call["name"], call["where"])].append(
+                    (event, call["error"])
+                )
+    for (robust, name, where), failures in grouped.items():
+        event, error = failures[0]
+        times = f" ({len(failures)} times)" if len(failures) > 1 else ""
+        if robust:
+            yield Finding(
+                "swallowed_error",
+                "warning",
+                f"{event['signal_name']} receiver {name} raised {error}{times}, "
+                f"and {event['method']}() swallowed it: Django only logged it.",
+                "Fix the receiver, or handle its failure explicitly: check the "
+                "(receiver, response) pairs send_robust() returns for exceptions.",
+                [e["id"] for e, _ in failures],
+                name,
+                where,
+                count=len(failures),
+                sites=[e["sent_from"] for e, _ in failures if e.get("sent_from")],
+            )
+        else:
+            yield Finding(
+                "receiver_error",
+                "error",
+                f"{event['signal_name']} receiver {name} raised {error}{times}; "
+                f"the exception propagated out of {event['method']}() and the "
+                "receivers after it did not run.",
+                "Fix the receiver, or catch what it may raise inside it; use "
+                "send_robust() only where a failing receiver must not stop the sender.",
+                [e["id"] for e, _ in failures],
+                name,
+                where,
+                count=len(failures),
+                sites=[e["sent_from"] for e, _ in failures if e.get("sent_from")],
+            )
+
+
+# ---------------------------------------------------------------------------
+# duplicate_receiver
+
+
+def detect_duplicate_receivers(analysis: Analysis) -> Iterator[Finding]:
+    seen: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for event in analysis.events:
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for call in event["receivers"]:
+            # Only module-level functions: bound methods of distinct
+            # instances, partials, lambdas and closures made by a factory are
+            # legitimately several receivers with one definition.
+            name = call["name"]
+            if call.get("kind") != "function" or not call.get("where"):
+                continue
+            if "<locals>" in name or "<lambda>" in name:
+                continue
+            # The module part differs when a module is imported twice.
+            counts[(call["where"], name.rsplit(".", 1)[-1])] += 1
+        for key, count in counts.items():
+            if count > 1:
+                seen[key].append(event)
+    for (where, _qualname), events in seen.items():
+        names = sorted(
+            {
+                call["name"]
+                for event in events
+                for call in event["receivers"]
+                if call["where"] == where
+            }
+        )
+        event = events[0]
+        twice_as = (
+            f" (connected as {' and '.join(names)}: "
+            "the module is imported under two names)"
+            if len(names) > 1
+            else ""
+        )
+        yield Finding(
+            "duplicate_receiver",
+            "warning",
+            f"{names[0]} ran more than once for one {event['signal_name']} dispatch"
+            f"{twice_as}.",
+            "Connect receivers in AppConfig.ready() and pass dispatch_uid= to "
+            "connect()/@receiver so a second registration replaces the first; "
+            "import the module under a single name.",
+            [e["id"] for e in events],
+            names[0],
+            where,
+            count=len(events),
+        )
+
+
+# ---------------------------------------------------------------------------
+# signals_bypassed
+
+
+def detect_bypassed_signals(analysis: Analysis) -> Iterator[Finding]:
+    grouped: dict[tuple[str, str, str | None], list[dict[str, Any]]] = defaultdict(list)
+    for bypass in analysis.stats.get("bypasses", []):
+        if not bypass["skipped"] or _inside_own_save_receiver(bypass, analysis.by_id):
+            continue
+        grouped[(bypass["operation"], bypass["model"], bypass.get("site"))].append(
+            bypass
+        )
+    for (operation, model, site), bypasses in grouped.items():
+        skipped = sorted({name for bypass in bypasses for name in bypass["skipped"]})
+        rows = sum(bypass["rows"] or 0 for bypass in bypasses)
+        times = f" ({len(bypasses)} calls)" if len(bypasses) > 1 else ""
+        yield Finding(
+            "signals_bypassed",
+            "info",
+            f"{model}.objects...{operation}() at {site or 'an unknown site'} wrote "
+            f"{rows} row{'s' if rows != 1 else ''}{times} without sending pre_save or "
+            f"post_save, so {', '.join(skipped)} did not run.",
+            (
+                "If those receivers must run, save each instance instead (slower); "
+                "otherwise do their work explicitly after the bulk operation."
+            ),
+            [],
+            skipped[0],
+            None,
+            count=len(bypasses),
+            sites=[site] if site else [],
+        )
+
+
+def _inside_own_save_receiver(
+    bypass: dict[str, Any], by_id: dict[int, dict[str, Any]]
+) -> bool:
+    """An update() from a save receiver of the same model: the advised fix."""
+    event_id = bypass.get("inside")
+    while event_id is not None:
+        event = by_id.get(event_id)
+        if event is None:
+            return False
+        target = event.get("target")
+        if (
+            FAMILIES.get(event["signal"]) == "save"
+            and target
+            and target["concrete_model"] == bypass["concrete_model"]
+        ):
+            return True
+        event_id = event["parent"]
+    return False
+
+
+# ---------------------------------------------------------------------------
+# truncated
+
+
+def detect_truncation(analysis: Analysis) -> Iterator[Finding]:
+    stats = analysis.stats
+    summary = stats.get("summary", {})
+    not_stored = summary.get("not_stored", 0)
+    if not not_stored:
+        return
+    limits = stats.get("limits", {})
+    busiest = max(
+        stats.get("signals", []), key=lambda row: row["not_stored"], default=None
+    )
+    top = (
+        f" (most from {busiest['signal_name']} of {busiest['sender']}: "
+        f"{busiest['not_stored']})"
+        if busiest and busiest["not_stored"]
+        else ""
+    )
+    yield Finding(
+        "truncated",
+        "info",
+        f"{not_stored} of {summary.get('dispatches', 0)} dispatches were counted "
+        f"but not stored{top}.",
+        f"Raise SIGNALS_PANEL['MAX_EVENTS'] (now {limits.get('max_events')}) or "
+        f"['MAX_EVENTS_PER_SENDER'] (now {limits.get('max_events_per_sender')}) to "
+        "keep more.",
+    )
+
+
+DETECTORS: list[Callable[[Analysis], Iterator[Finding]]] = [
+    detect_save_cycles,
+    detect_receiver_errors,
+    detect_duplicate_receivers,
+    detect_repeated_saves,
+    detect_bypassed_signals,
+    detect_truncation,
+]

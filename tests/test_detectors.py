@@ -1,0 +1,522 @@
+"""Hazards found in real recordings: each kind's positives and the traps that
+must not be flagged."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.management import call_command
+from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
+from django.test import Client, override_settings
+
+import signals_panel
+from signals_panel import SignalRecursionError
+from signals_panel.detectors import Finding
+from tests.conftest import connected
+from tests.testapp.models import Author, BlogPost, Book, Category, Comment
+from tests.testapp.signals import order_paid
+
+pytestmark = pytest.mark.django_db
+HERE = "tests/test_detectors.py"
+
+
+def kinds(findings: list[Finding]) -> list[str]:
+    return [finding.kind for finding in findings]
+
+
+def only(findings: list[Finding], kind: str) -> Finding:
+    matching = [finding for finding in findings if finding.kind == kind]
+    assert len(matching) == 1, findings
+    return matching[0]
+
+
+# -- double_save -------------------------------------------------------------
+
+
+def stamp_body_after_create(
+    sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+) -> None:
+    if created:
+        instance.body = f"post #{instance.pk}"
+        instance.save()  # the second write
+
+
+def test_a_post_save_receiver_that_saves_its_instance_once_is_a_double_save() -> None:
+    with connected(post_save, stamp_body_after_create, sender=BlogPost):
+        with signals_panel.record() as recording:
+            BlogPost.objects.create(title="hello")
+
+    assert kinds(recording.findings) == ["double_save"]
+    finding = recording.findings[0]
+    assert finding.severity == "warning"
+    assert finding.receiver == "tests.test_detectors.stamp_body_after_create"
+    assert finding.where == f"{HERE}:{stamp_body_after_create.__code__.co_firstlineno}"
+    save_line = stamp_body_after_create.__code__.co_firstlineno + 3
+    assert finding.sites == [f"{HERE}:{save_line} in stamp_body_after_create"]
+    assert finding.message.startswith(
+        "post_save receiver tests.test_detectors.stamp_body_after_create saves "
+        "testapp.BlogPost pk="
+    )
+    assert "written twice" in finding.message
+    assert ".objects.filter(pk=instance.pk).update(" in finding.advice
+    flagged = [
+        event.signal_name for event in recording.events if "double_save" in event.flags
+    ]
+    assert flagged == ["post_save", "post_save"]
+
+
+def test_a_fresh_copy_fetched_by_pk_is_the_same_row() -> None:
+    def touch_copy(
+        sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+    ) -> None:
+        if created:
+            copy = BlogPost.objects.get(pk=instance.pk)
+            copy.body = "touched"
+            copy.save()
+
+    with (
+        connected(post_save, touch_copy, sender=BlogPost),
+        signals_panel.record() as rec,
+    ):
+        BlogPost.objects.create(title="x")
+    assert kinds(rec.findings) == ["double_save"]
+    assert rec.findings[0].receiver is not None
+    assert rec.findings[0].receiver.endswith("touch_copy")
+
+
+def test_an_async_receiver_that_saves_its_instance_is_a_double_save() -> None:
+    async def stamp_async(
+        sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+    ) -> None:
+        if created:
+            await asyncio.sleep(0)
+            instance.body = "async"
+            await instance.asave(update_fields=["body"])
+
+    with (
+        connected(post_save, stamp_async, sender=BlogPost),
+        signals_panel.record() as rec,
+    ):
+        BlogPost.objects.create(title="x")
+    finding = only(rec.findings, "double_save")
+    assert finding.receiver is not None and finding.receiver.endswith("stamp_async")
+
+
+def test_a_pre_save_receiver_that_saves_once_is_a_double_save_with_its_own_advice() -> (
+    None
+):
+    def guarded(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        if not getattr(instance, "_in_guard", False):
+            instance._in_guard = True  # type: ignore[attr-defined]
+            instance.save()
+
+    post = BlogPost.objects.create(title="x")
+    with connected(pre_save, guarded, sender=BlogPost), signals_panel.record() as rec:
+        post.save()
+    finding = only(rec.findings, "double_save")
+    assert "Do not call save() in a pre_save receiver" in finding.advice
+
+
+# -- recursive_save ----------------------------------------------------------
+
+
+def saves_itself(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+    instance.save()
+
+
+def test_pre_save_saving_its_instance_recurses_until_recursion_error() -> None:
+    post = BlogPost.objects.create(title="loop")
+    with connected(pre_save, saves_itself, sender=BlogPost):
+        with signals_panel.record() as recording, pytest.raises(RecursionError):
+            post.save()
+    finding = only(recording.findings, "recursive_save")
+    assert finding.severity == "error"
+    assert finding.receiver == "tests.test_detectors.saves_itself"
+    assert finding.message.startswith(
+        f"testapp.BlogPost pk={post.pk} is saved again while"
+    )
+    assert "until RecursionError" in finding.message
+    assert finding.chain[0] == f"pre_save testapp.BlogPost pk={post.pk}"
+    assert finding.chain[1].startswith("tests.test_detectors.saves_itself (")
+    assert finding.chain[2].startswith(f"save() at {HERE}:")
+    # The RecursionError itself is reported once for the receiver, not per level.
+    assert kinds(recording.findings).count("receiver_error") == 1
+
+
+def test_unguarded_post_save_saving_its_instance_is_recursive_not_double() -> None:
+    with connected(post_save, saves_itself, sender=BlogPost):
+        with signals_panel.record() as recording, pytest.raises(RecursionError):
+            BlogPost.objects.create(title="loop")
+    assert "double_save" not in kinds(recording.findings)
+    assert only(recording.findings, "recursive_save").receiver == (
+        "tests.test_detectors.saves_itself"
+    )
+
+
+def count_books(sender: Any, instance: Book, **kwargs: Any) -> None:
+    author = instance.author
+    author.books_count = author.book_set.count()
+    author.save()
+
+
+def copy_name_to_books(
+    sender: Any, instance: Author, created: bool, **kwargs: Any
+) -> None:
+    for book in instance.book_set.exclude(author_name=instance.name):
+        book.author_name = instance.name
+        book.save()  # saves Book, whose receiver saves this Author again
+
+
+def test_a_cross_model_cycle_cut_by_a_guard_is_recursive() -> None:
+    author = Author.objects.create(name="Ada")
+    with (
+        connected(post_save, count_books, sender=Book),
+        connected(post_save, copy_name_to_books, sender=Author),
+    ):
+        with signals_panel.record() as recording:
+            Book.objects.create(author=author, title="Notes")
+    finding = only(recording.findings, "recursive_save")
+    assert finding.message.startswith("testapp.Book pk=")
+    assert "through tests.test_detectors.count_books" in finding.message
+    assert "double_save" not in kinds(recording.findings)
+
+
+def test_deleting_the_row_from_its_own_pre_delete_recurses() -> None:
+    def delete_again(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        BlogPost.objects.get(pk=instance.pk).delete()
+
+    post = BlogPost.objects.create(title="doomed")
+    with connected(pre_delete, delete_again, sender=BlogPost):
+        with signals_panel.record() as recording, pytest.raises(RecursionError):
+            post.delete()
+    finding = only(recording.findings, "recursive_save")
+    assert (
+        " is deleted again while its own pre_delete is still running" in finding.message
+    )
+
+
+def test_changing_the_same_relation_from_m2m_changed_is_recursive() -> None:
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    admin, ada = (
+        User.objects.create(username="admin"),
+        User.objects.create(username="ada"),
+    )
+
+    def admin_likes_too(
+        sender: Any, instance: BlogPost, action: str, pk_set: set[int], **kwargs: Any
+    ) -> None:
+        if action == "post_add" and admin.pk not in pk_set:
+            instance.liked.add(admin)
+
+    post = BlogPost.objects.create(title="x")
+    with connected(m2m_changed, admin_likes_too, sender=BlogPost.liked.through):
+        with signals_panel.record() as recording:
+            post.liked.add(ada)
+    finding = only(recording.findings, "recursive_save")
+    assert "the same testapp.BlogPost_liked relation" in finding.message
+
+
+# -- must not be flagged -----------------------------------------------------
+
+
+def test_saving_another_model_or_another_row_is_not_flagged() -> None:
+    def first_comment(
+        sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+    ) -> None:
+        if created:
+            Comment.objects.create(post=instance, text="first")
+
+    def bump_parent(
+        sender: Any, instance: Category, created: bool, **kwargs: Any
+    ) -> None:
+        if created and instance.parent_id:
+            parent = instance.parent
+            parent.children_count += 1
+            parent.save(update_fields=["children_count"])
+
+    with (
+        connected(post_save, first_comment, sender=BlogPost),
+        connected(post_save, bump_parent, sender=Category),
+    ):
+        with signals_panel.record() as recording:
+            BlogPost.objects.create(title="a")
+            BlogPost.objects.create(title="b")
+            root = Category.objects.create(name="root")
+            Category.objects.create(name="leaf", parent=root)
+    assert recording.findings == []
+
+
+def test_a_receiver_updating_its_row_with_queryset_update_is_not_flagged() -> None:
+    def stamp(sender: Any, instance: BlogPost, created: bool, **kwargs: Any) -> None:
+        if created:
+            BlogPost.objects.filter(pk=instance.pk).update(body="stamped")
+
+    with connected(post_save, stamp, sender=BlogPost), signals_panel.record() as rec:
+        BlogPost.objects.create(title="x")
+    assert rec.findings == []
+
+
+def test_raw_fixture_loads_of_distinct_rows_are_not_flagged() -> None:
+    with connected(post_save, stamp_body_after_create, sender=BlogPost):
+        with signals_panel.record() as recording:
+            call_command("loaddata", "posts", verbosity=0)
+    # loaddata sends raw=True and created=True: the receiver saves each row
+    # again (that is a double save, truly), but distinct rows are not repeats.
+    assert "repeated_save" not in kinds(recording.findings)
+    raw = {event.kwargs["raw"] for event in recording.dispatches("post_save")}
+    assert "True" in raw
+
+
+def test_raw_fixture_loads_with_a_raw_aware_receiver_are_clean() -> None:
+    def skip_raw(
+        sender: Any, instance: BlogPost, created: bool, raw: bool, **kwargs: Any
+    ) -> None:
+        if created and not raw:
+            instance.save()
+
+    with connected(post_save, skip_raw, sender=BlogPost), signals_panel.record() as rec:
+        call_command("loaddata", "posts", verbosity=0)
+    assert rec.findings == []
+
+
+def test_bound_methods_of_two_instances_and_factory_closures_are_not_duplicates() -> (
+    None
+):
+    class Counter:
+        def on_paid(self, sender: Any, **kwargs: Any) -> None:
+            pass
+
+    def make(tag: str) -> Any:
+        def on_paid(sender: Any, **kwargs: Any) -> None:
+            pass
+
+        return on_paid
+
+    one, two = Counter(), Counter()
+    first, second = make("a"), make("b")
+    with (
+        connected(order_paid, one.on_paid),
+        connected(order_paid, two.on_paid),
+        connected(order_paid, first),
+        connected(order_paid, second),
+        signals_panel.record() as recording,
+    ):
+        order_paid.send(sender=None)
+    assert len(recording.events[0].receivers) == 4
+    assert recording.findings == []
+
+
+# -- repeated_save -----------------------------------------------------------
+
+
+def test_a_row_saved_twice_by_the_caller_is_a_repeated_save_listing_both_sites() -> (
+    None
+):
+    with signals_panel.record() as recording:
+        post = BlogPost.objects.create(title="draft")
+        post.title = "final"
+        post.save()
+        BlogPost.objects.create(title="another row")
+    finding = only(recording.findings, "repeated_save")
+    assert finding.severity == "info"
+    assert finding.count == 2
+    assert len(finding.sites) == 2
+    assert all(site.startswith(f"{HERE}:") for site in finding.sites)
+    assert finding.message.startswith(
+        f"testapp.BlogPost pk={post.pk} was saved 2 times"
+    )
+
+
+# -- receiver errors ---------------------------------------------------------
+
+
+def test_an_error_swallowed_by_send_robust_is_a_warning() -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise ValueError("no stock")
+
+    with connected(order_paid, broken), signals_panel.record() as recording:
+        order_paid.send_robust(sender=None)
+    finding = only(recording.findings, "swallowed_error")
+    assert finding.severity == "warning"
+    assert "raised ValueError: no stock" in finding.message
+    assert "send_robust() swallowed it" in finding.message
+    assert finding.where is not None and finding.where.startswith(f"{HERE}:")
+
+
+def test_an_error_raised_through_send_is_an_error() -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise ValueError("no stock")
+
+    with connected(order_paid, broken), signals_panel.record() as recording:
+        with pytest.raises(ValueError):
+            order_paid.send(sender=None)
+    finding = only(recording.findings, "receiver_error")
+    assert finding.severity == "error"
+    assert "the receivers after it did not run" in finding.message
+
+
+# -- duplicate_receiver ------------------------------------------------------
+
+
+def test_a_function_connected_twice_is_a_duplicate_receiver() -> None:
+    from tests.testapp.receivers_twice import count_payment
+
+    with (
+        connected(order_paid, count_payment, dispatch_uid="one"),
+        connected(order_paid, count_payment, dispatch_uid="two"),
+        signals_panel.record() as recording,
+    ):
+        order_paid.send(sender=None)
+    finding = only(recording.findings, "duplicate_receiver")
+    assert finding.receiver == "tests.testapp.receivers_twice.count_payment"
+    assert "dispatch_uid" in finding.advice
+
+
+def test_a_module_imported_under_two_names_is_a_duplicate_receiver() -> None:
+    from tests.testapp import receivers_twice
+
+    spec = importlib.util.spec_from_file_location(
+        "receivers_twice", receivers_twice.__file__
+    )
+    assert spec is not None and spec.loader is not None
+    second_copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(second_copy)
+    with (
+        connected(order_paid, receivers_twice.count_payment),
+        connected(order_paid, second_copy.count_payment),
+        signals_panel.record() as recording,
+    ):
+        order_paid.send(sender=None)
+    finding = only(recording.findings, "duplicate_receiver")
+    assert "imported under two names" in finding.message
+    assert (
+        "receivers_twice.count_payment and tests.testapp.receivers_twice"
+        in finding.message
+    )
+
+
+# -- signals_bypassed --------------------------------------------------------
+
+
+def noop(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+def test_queryset_update_and_bulk_operations_on_a_model_with_receivers_are_reported() -> (
+    None
+):
+    posts = [BlogPost.objects.create(title=str(n)) for n in range(3)]
+    with (
+        connected(post_save, noop, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        BlogPost.objects.filter(title="0").update(body="x")
+        BlogPost.objects.bulk_create([BlogPost(title="bulk")])
+        for post in posts:
+            post.body = "y"
+        BlogPost.objects.bulk_update(posts, ["body"])
+    bypassed = [f for f in recording.findings if f.kind == "signals_bypassed"]
+    assert [f.message.split("()")[0] for f in bypassed] == [
+        "testapp.BlogPost.objects...update",
+        "testapp.BlogPost.objects...bulk_create",
+        "testapp.BlogPost.objects...bulk_update",
+    ]
+    assert all("tests.test_detectors.noop did not run" in f.message for f in bypassed)
+    assert all(f.sites[0].startswith(f"{HERE}:") for f in bypassed)
+    assert "wrote 3 rows" in bypassed[2].message
+
+
+def test_async_bulk_twins_are_reported_too() -> None:
+    async def run() -> None:
+        await BlogPost.objects.filter(title="nothing").aupdate(body="x")
+
+    with (
+        connected(pre_save, noop, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        async_to_sync(run)()
+    finding = only(recording.findings, "signals_bypassed")
+    assert finding.message.startswith(
+        "testapp.BlogPost.objects...update() at tests/test_detectors.py:"
+    )
+
+
+def test_bulk_operations_on_a_model_without_receivers_are_not_reported() -> None:
+    with signals_panel.record() as recording:
+        Comment.objects.filter(pk=0).update(text="x")
+    assert recording.findings == []
+
+
+# -- truncated ---------------------------------------------------------------
+
+
+def test_a_capped_recording_says_how_much_it_did_not_store() -> None:
+    with connected(order_paid, noop), signals_panel.record({"MAX_EVENTS": 3}) as rec:
+        for _ in range(10):
+            order_paid.send(sender=None)
+    finding = only(rec.findings, "truncated")
+    assert finding.message.startswith("7 of 10 dispatches were counted but not stored")
+    assert "MAX_EVENTS" in finding.advice
+
+
+# -- opt-in raising and logging ---------------------------------------------
+
+
+def test_raise_on_recursion_stops_a_save_chain_naming_it() -> None:
+    post = BlogPost.objects.create(title="loop")
+    with connected(pre_save, saves_itself, sender=BlogPost):
+        with signals_panel.record({"RAISE_ON_RECURSION": 3}):
+            with pytest.raises(SignalRecursionError) as raised:
+                post.save()
+    message = str(raised.value)
+    assert message.startswith(
+        f"testapp.BlogPost pk={post.pk} is being saved 5 levels deep"
+    )
+    assert "pre_save → tests.test_detectors.saves_itself → save()" in message
+    assert isinstance(raised.value, RecursionError)
+
+
+def test_raise_on_recursion_lets_a_double_save_through() -> None:
+    with connected(post_save, stamp_body_after_create, sender=BlogPost):
+        with signals_panel.record({"RAISE_ON_RECURSION": 1}) as recording:
+            BlogPost.objects.create(title="ok")
+    assert kinds(recording.findings) == ["double_save"]
+
+
+@override_settings(SIGNALS_PANEL={"LOG_FINDINGS": True})
+def test_findings_are_logged_one_line_each_at_the_end_of_a_toolbar_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise ValueError("swallowed")
+
+    client = Client(raise_request_exception=False)
+    with caplog.at_level(logging.INFO, logger="signals_panel"):
+        with (
+            connected(order_paid, broken),
+            connected(post_save, stamp_body_after_create, sender=BlogPost),
+        ):
+            assert client.get("/posts/create/").status_code == 500
+    records = [r for r in caplog.records if r.name == "signals_panel"]
+    assert [(r.levelname, r.getMessage().split(" ")[0]) for r in records] == [
+        ("ERROR", "receiver_error"),
+        ("WARNING", "double_save"),
+    ]
+    assert "/posts/create/" in records[0].getMessage()
+
+
+@override_settings(SIGNALS_PANEL={"LOG_FINDINGS": False})
+def test_logging_findings_can_be_turned_off(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="signals_panel"):
+        with connected(post_save, stamp_body_after_create, sender=BlogPost):
+            client.get("/posts/create/")
+    assert [r for r in caplog.records if r.name == "signals_panel"] == []
