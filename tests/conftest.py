@@ -90,3 +90,6 @@ def toolbar_get(client: Client) -> Callable[..., ToolbarPage]:
 @pytest.fixture
 def user(db: Any) -> Any:
     return get_user_model().objects.create(username="ada")
+
+
+pytest_plugins = ["pytester"]

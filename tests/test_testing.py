@@ -1,0 +1,134 @@
+"""The pytest plugin: the fixture, assert_no_signal_hazards() and strict mode."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db.models.signals import post_save
+
+import signals_panel
+from signals_panel.testing import assert_no_signal_hazards
+from tests.conftest import connected
+from tests.testapp.models import BlogPost
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def stamp_after_create(
+    sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+) -> None:
+    if created:
+        instance.body = "stamped"
+        instance.save()
+
+
+@pytest.mark.django_db
+def test_assert_no_signal_hazards_passes_on_a_clean_recording(
+    signal_recording: Any,
+) -> None:
+    BlogPost.objects.create(title="clean")
+    assert_no_signal_hazards(signal_recording)
+
+
+@pytest.mark.django_db
+def test_assert_no_signal_hazards_lists_each_finding() -> None:
+    with (
+        connected(post_save, stamp_after_create, sender=BlogPost),
+        signals_panel.record() as rec,
+    ):
+        BlogPost.objects.create(title="twice")
+    with pytest.raises(AssertionError) as failure:
+        assert_no_signal_hazards(rec)
+    message = str(failure.value)
+    assert message.startswith(
+        "1 signal hazard:\n- double_save (warning): post_save receiver"
+    )
+    assert "[tests.test_testing.stamp_after_create at tests/test_testing.py:" in message
+    assert "Fix: " in message
+    assert_no_signal_hazards(rec, allow=["double_save"])
+    assert_no_signal_hazards(rec.findings, allow=["double_save"])
+
+
+def test_allow_rejects_unknown_kinds() -> None:
+    with pytest.raises(ValueError, match="Unknown finding kind"):
+        assert_no_signal_hazards([], allow=["double_saves"])
+
+
+TEST_MODULE = """
+import pytest
+from django.db.models.signals import post_save
+from tests.testapp.models import BlogPost
+
+
+def stamp(sender, instance, created, **kwargs):
+    if created:
+        instance.save()
+
+
+@pytest.fixture
+def stamping():
+    post_save.connect(stamp, sender=BlogPost)
+    yield
+    post_save.disconnect(stamp, sender=BlogPost)
+
+
+@pytest.mark.django_db
+def test_double_save(stamping):
+    BlogPost.objects.create(title="x")
+
+
+@pytest.mark.django_db
+@pytest.mark.signals_panel_allow("double_save")
+def test_double_save_allowed(stamping):
+    BlogPost.objects.create(title="x")
+
+
+@pytest.mark.django_db
+def test_clean():
+    BlogPost.objects.create(title="x")
+"""
+
+
+def run_plugin_tests(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    ini: str = "",
+) -> Any:
+    pytester.makepyfile(test_plugin_module=TEST_MODULE)
+    pytester.makeini(f"[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\n{ini}")
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_strict_mode_fails_tests_with_hazards(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_plugin_tests(pytester, monkeypatch, "--signals-strict")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*signals_panel strict mode: 1 signal hazard:*",
+            "*double_save (warning): post_save receiver test_plugin_module.stamp saves*",
+        ]
+    )
+
+
+def test_strict_mode_from_the_ini_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_plugin_tests(pytester, monkeypatch, ini="signals_panel_strict = true")
+    result.assert_outcomes(passed=2, failed=1)
+
+
+def test_without_strict_mode_hazards_do_not_fail_tests(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_plugin_tests(pytester, monkeypatch)
+    result.assert_outcomes(passed=3)
