@@ -66,10 +66,23 @@ OPTIONS: dict[str, Option] = {
             "this many levels inside that row's own save signals (None: observe only)."
         ),
     ),
+    "IGNORE_SIGNALS": Option(
+        ("debug_toolbar.",),
+        (list, tuple),
+        help="Dotted signal name prefixes never recorded (the toolbar's own signals).",
+    ),
+    "IGNORE_RECEIVERS": Option(
+        ("debug_toolbar.",),
+        (list, tuple),
+        help=(
+            "Receiver name prefixes: a dispatch whose receivers all match is counted "
+            "but not shown (the toolbar's own listeners)."
+        ),
+    ),
     "IGNORE_SENDERS": Option(
         ("debug_toolbar.",),
         (list, tuple),
-        help="Sender name prefixes never recorded (the toolbar's own work).",
+        help="Sender name prefixes never recorded (the toolbar's own store saves).",
     ),
 }
 

@@ -231,6 +231,8 @@ class Recorder:
         self.writes: list[dict[str, Any]] = []
         self.bypasses: list[dict[str, Any]] = []
         self.ignore_senders = tuple(self.config["IGNORE_SENDERS"])
+        self.ignore_signals = tuple(self.config["IGNORE_SIGNALS"])
+        self.ignore_receivers = tuple(self.config["IGNORE_RECEIVERS"])
         self.active = False
         self.started = time.perf_counter()
         self.duration_ms = 0.0
@@ -272,7 +274,9 @@ class Recorder:
         signal_label, signal_name = signal_names.name(signal)
         sender_label = describe_sender(sender)
         row: SummaryRow | None
-        if sender_label.startswith(self.ignore_senders):
+        if sender_label.startswith(self.ignore_senders) or signal_label.startswith(
+            self.ignore_signals
+        ):
             row = None
         else:
             row = self.rows.get((signal_label, sender_label))
@@ -418,19 +422,16 @@ class Recorder:
         calls = [
             ReceiverCall(
                 *describe_callable(receiver),
-                is_async=False,
+                is_async=index >= len(receivers),
                 kind=receiver_kind(receiver),
             )
-            for receiver in receivers
+            for index, receiver in enumerate([*receivers, *async_receivers])
         ]
-        calls.extend(
-            ReceiverCall(
-                *describe_callable(receiver),
-                is_async=True,
-                kind=receiver_kind(receiver),
-            )
-            for receiver in async_receivers
-        )
+        if all(call.name.startswith(self.ignore_receivers) for call in calls):
+            # Only the toolbar's own receivers (its templates panel listens
+            # to template_rendered): counted, not shown.
+            dispatch.receivers = 0
+            return None
         dispatch.event = self._open_event(dispatch, calls)
         return calls
 

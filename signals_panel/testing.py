@@ -116,7 +116,5 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         if finding.severity in STRICT_SEVERITIES and finding.kind not in allowed
     ]
     if hazards:
-        raise AssertionError(
-            "signals_panel strict mode: " + describe_findings(hazards)
-        )
+        raise AssertionError("signals_panel strict mode: " + describe_findings(hazards))
     return result

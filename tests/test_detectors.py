@@ -18,7 +18,7 @@ from django.test import Client, override_settings
 import signals_panel
 from signals_panel import SignalRecursionError
 from signals_panel.detectors import Finding
-from tests.conftest import connected
+from tests.toolbar import connected
 from tests.testapp.models import Author, BlogPost, Book, Category, Comment
 from tests.testapp.signals import order_paid
 

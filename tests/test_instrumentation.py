@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 import signals_panel
 from signals_panel.instrumentation import install, is_installed
-from tests.conftest import connected
+from tests.toolbar import connected
 from tests.testapp.models import BlogPost, Folder, Note
 
 

@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from django.db.models.signals import post_init, post_save, pre_save
 from django.test import AsyncClient, Client, override_settings
 
-from tests.conftest import PANEL_ID, ToolbarPage, connected, toolbar_soup
+from tests.toolbar import PANEL_ID, ToolbarPage, connected, toolbar_soup
 from tests.testapp.models import BlogPost
 from tests.testapp.signals import order_paid
 

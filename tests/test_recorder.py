@@ -21,7 +21,7 @@ from django.dispatch import Signal, receiver
 
 import signals_panel
 from signals_panel.recorder import Event
-from tests.conftest import connected
+from tests.toolbar import connected
 from tests.testapp.models import BlogPost, Comment, Hostile
 from tests.testapp.signals import order_paid
 
@@ -516,3 +516,21 @@ def test_a_sender_that_breaks_hashing_fails_exactly_as_without_recording() -> No
     # The recorder gave up on that dispatch instead of raising its own error.
     assert recording.summary["internal_errors"] == 1
     assert recording.events == []
+
+
+def test_dispatches_only_the_toolbar_listens_to_are_counted_not_shown() -> None:
+    def toolbar_listener(sender: Any, **kwargs: Any) -> None:
+        pass
+
+    toolbar_listener.__module__ = "debug_toolbar.panels.templates.panel"
+    with connected(order_paid, toolbar_listener), signals_panel.record() as recording:
+        order_paid.send(sender=None)
+    assert recording.events == []
+    assert recording.summary["dispatches"] == 1
+    with connected(order_paid, toolbar_listener), connected(order_paid, noop):
+        with signals_panel.record() as recording:
+            order_paid.send(sender=None)
+    assert [call.name for call in recording.events[0].receivers] == [
+        "debug_toolbar.panels.templates.panel.test_dispatches_only_the_toolbar_listens_to_are_counted_not_shown.<locals>.toolbar_listener",
+        "tests.test_recorder.noop",
+    ]

@@ -1,28 +1,45 @@
-"""The demo's receivers: each one is a pattern people write in real projects."""
+"""The demo's receivers. Each is a pattern people write in real projects; the
+comments say what the Signal timeline panel makes of it."""
 
 import logging
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import (
+    m2m_changed,
+    post_delete,
+    post_init,
+    post_save,
+    pre_delete,
+    pre_save,
+)
 from django.dispatch import Signal, receiver
 
-from .models import BlogPost, Comment
+from .models import Author, BlogPost, Book, Comment, Draft, Order, Profile, Subscriber
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
 
+# Custom signals, sent by the demo's own code.
 post_published = Signal()
+order_paid = Signal()
+
+
+# -- users: created=True, then created=False ---------------------------------
 
 
 @receiver(post_save, sender=User)
-def greet_new_user(sender, instance, created, **kwargs):
+def create_profile(sender, instance, created, **kwargs):
+    # Saving another model from post_save is fine: not flagged.
     if created:
-        logger.info("Welcome e-mail queued for %s", instance.username)
+        Profile.objects.create(user=instance)
+
+
+# -- posts: pre_save with pk None, a custom signal sent from post_save --------
 
 
 @receiver(pre_save, sender=BlogPost)
 def fill_in_body(sender, instance, **kwargs):
-    # pk is None here when the post is being created.
+    # instance.pk is None here when the post is being created.
     if not instance.body:
         instance.body = f"(no text yet for {instance.title!r})"
 
@@ -33,9 +50,33 @@ def announce_post(sender, instance, created, **kwargs):
         post_published.send(sender=BlogPost, post_id=instance.pk)
 
 
+@receiver(post_published)
+def notify_followers(sender, post_id, **kwargs):
+    logger.info("followers notified about post %s", post_id)
+
+
+def ping_search_engine(sender, post_id, **kwargs):
+    logger.info("search engine pinged for post %s", post_id)
+
+
+# The same custom signal, this time connected with connect().
+post_published.connect(ping_search_engine, dispatch_uid="demo-ping-search-engine")
+
+
+# -- likes: every m2m_changed action ------------------------------------------
+
+
 @receiver(m2m_changed, sender=BlogPost.liked.through)
-def count_likes(sender, instance, action, pk_set, **kwargs):
-    logger.info("likes %s on %r: %s", action, instance.pk, pk_set)
+def count_likes(sender, instance, action, reverse, model, pk_set, **kwargs):
+    logger.info("likes %s on %r (reverse=%s): %s", action, instance.pk, reverse, pk_set)
+
+
+# -- deletes: each cascaded row ----------------------------------------------
+
+
+@receiver(pre_delete, sender=BlogPost)
+def archive_post(sender, instance, **kwargs):
+    logger.info("archiving post %s before deletion", instance.pk)
 
 
 @receiver(post_delete, sender=Comment)
@@ -43,8 +84,72 @@ def comment_removed(sender, instance, **kwargs):
     logger.info("comment %s removed", instance.pk)
 
 
-def notify_followers(sender, post_id, **kwargs):
-    logger.info("followers notified about post %s", post_id)
+# -- the seed note's double save ------------------------------------------------
 
 
-post_published.connect(notify_followers)
+@receiver(post_save, sender=Subscriber)
+def welcome_subscriber(sender, instance, created, **kwargs):
+    # Flagged as double_save: the row is written twice. Setting welcomed before
+    # the first save, or Subscriber.objects.filter(pk=...).update(...), is the fix.
+    if created:
+        instance.welcomed = True
+        instance.save()
+
+
+# -- pre_save that saves: RecursionError ------------------------------------------
+
+
+@receiver(pre_save, sender=Draft)
+def bump_revision(sender, instance, **kwargs):
+    # Flagged as recursive_save: save() sends pre_save again, forever.
+    instance.revision += 1
+    instance.save()
+
+
+# -- a cycle across two models, cut by a guard ------------------------------------
+
+
+@receiver(post_save, sender=Book)
+def count_books(sender, instance, **kwargs):
+    author = instance.author
+    author.books_count = author.books.count()
+    author.save()
+
+
+@receiver(post_save, sender=Author)
+def copy_author_name(sender, instance, **kwargs):
+    # The guard: only books whose copy is stale. Without it the cycle is endless.
+    for book in instance.books.exclude(author_name=instance.name):
+        book.author_name = instance.name
+        book.save()
+
+
+# -- send_robust with a failing receiver ----------------------------------------
+
+
+@receiver(order_paid, sender=Order)
+def send_receipt(sender, order_id, **kwargs):
+    # send_robust() catches this: flagged as swallowed_error.
+    raise ConnectionError("mail server unreachable")
+
+
+@receiver(order_paid, sender=Order)
+def update_stock(sender, order_id, **kwargs):
+    logger.info("stock updated for order %s", order_id)
+
+
+# -- a post_init receiver: runs for every loaded row --------------------------------
+
+
+@receiver(post_init, sender=Comment)
+def remember_loaded_text(sender, instance, **kwargs):
+    # A common "track changes" pattern; with many rows it floods post_init.
+    instance._loaded_text = instance.text
+
+
+# -- async ------------------------------------------------------------------------
+
+
+@receiver(order_paid, sender=None)
+async def record_payment_async(sender, order_id, **kwargs):
+    logger.info("payment %s recorded asynchronously", order_id)

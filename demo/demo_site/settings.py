@@ -7,7 +7,7 @@ import debug_toolbar.settings
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "demo-only-not-secret"
 DEBUG = True
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 INTERNAL_IPS = ["127.0.0.1"]
 USE_TZ = True
 ROOT_URLCONF = "demo_site.urls"
@@ -64,9 +64,18 @@ DEBUG_TOOLBAR_PANELS = [
     "signals_panel.panel.SignalTimelinePanel",
 ]
 DEBUG_TOOLBAR_CONFIG = {
-    # Open the signal timeline's data for every page the demo serves.
-    "SHOW_COLLAPSED": False,
+    # The demo's own tests drive the toolbar: let it show under pytest too.
+    "IS_RUNNING_TESTS": False,
 }
 SIGNALS_PANEL = {
     "MAX_EVENTS": 2000,
+    "MAX_EVENTS_PER_SENDER": 100,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Findings are logged here at the end of each request: see the console.
+    "loggers": {"signals_panel": {"handlers": ["console"], "level": "INFO"}},
 }
