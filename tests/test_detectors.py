@@ -18,9 +18,9 @@ from django.test import Client, override_settings
 import signals_panel
 from signals_panel import SignalRecursionError
 from signals_panel.detectors import Finding
-from tests.toolbar import connected
 from tests.testapp.models import Author, BlogPost, Book, Category, Comment
 from tests.testapp.signals import order_paid
+from tests.toolbar import connected
 
 pytestmark = pytest.mark.django_db
 HERE = "tests/test_detectors.py"

@@ -21,8 +21,8 @@ from django.test.utils import CaptureQueriesContext
 
 import signals_panel
 from signals_panel.instrumentation import install, is_installed
-from tests.toolbar import connected
 from tests.testapp.models import BlogPost, Folder, Note
+from tests.toolbar import connected
 
 
 def first(sender: Any, **kwargs: Any) -> str:

@@ -16,9 +16,9 @@ from bs4 import BeautifulSoup
 from django.db.models.signals import post_init, post_save, pre_save
 from django.test import AsyncClient, Client, override_settings
 
-from tests.toolbar import PANEL_ID, ToolbarPage, connected, toolbar_soup
 from tests.testapp.models import BlogPost
 from tests.testapp.signals import order_paid
+from tests.toolbar import PANEL_ID, ToolbarPage, connected, toolbar_soup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,9 +21,9 @@ from django.dispatch import Signal, receiver
 
 import signals_panel
 from signals_panel.recorder import Event
-from tests.toolbar import connected
 from tests.testapp.models import BlogPost, Comment, Hostile
 from tests.testapp.signals import order_paid
+from tests.toolbar import connected
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

@@ -11,8 +11,8 @@ from django.db.models.signals import post_save
 
 import signals_panel
 from signals_panel.testing import assert_no_signal_hazards
-from tests.toolbar import connected
 from tests.testapp.models import BlogPost
+from tests.toolbar import connected
 
 ROOT = Path(__file__).resolve().parent.parent
 
