@@ -33,7 +33,9 @@ def assert_no_signal_hazards(
     ``recording`` is a ``Recording`` (from ``signals_panel.record()`` or the
     ``signal_recording`` fixture) or its findings.
     """
-    findings: Iterable[Finding] = getattr(recording, "findings", recording)
+    from .recorder import Recording
+
+    findings = recording.findings if isinstance(recording, Recording) else recording
     allowed = set(allow)
     _check_kinds(allowed)
     left = [finding for finding in findings if finding.kind not in allowed]
