@@ -471,6 +471,15 @@ class SignalNames:
             self._names[signal] = found
         return found
 
+    def all_signals(self) -> list[tuple[str, str, Signal]]:
+        """Every module-level signal of the loaded modules, by dotted name."""
+        if len(sys.modules) != self._scanned_modules:
+            self._scan()
+        found = [(name, short, signal) for signal, (name, short) in self._names.items()]
+        return sorted(
+            (entry for entry in found if " at 0x" not in entry[0]), key=lambda e: e[0]
+        )
+
     def _scan(self) -> None:
         candidates: dict[Signal, list[tuple[str, str]]] = {}
         modules = list(sys.modules.items())

@@ -13,7 +13,7 @@ object that has no primary key yet (``pre_save`` of a new row) by its
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -461,7 +461,7 @@ def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
                 name,
                 where,
                 count=len(failures),
-                sites=[e["sent_from"] for e, _ in failures if e.get("sent_from")],
+                sites=_unique(e.get("sent_from") for e, _ in failures),
             )
         else:
             yield Finding(
@@ -476,7 +476,7 @@ def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
                 name,
                 where,
                 count=len(failures),
-                sites=[e["sent_from"] for e, _ in failures if e.get("sent_from")],
+                sites=_unique(e.get("sent_from") for e, _ in failures),
             )
 
 
@@ -616,6 +616,11 @@ def detect_truncation(analysis: Analysis) -> Iterator[Finding]:
         f"['MAX_EVENTS_PER_SENDER'] (now {limits.get('max_events_per_sender')}) to "
         "keep more.",
     )
+
+
+def _unique(sites: Iterable[str | None]) -> list[str]:
+    """Distinct non-empty sites, in first-seen order."""
+    return list(dict.fromkeys(site for site in sites if site))
 
 
 DETECTORS: list[Callable[[Analysis], Iterator[Finding]]] = [

@@ -27,15 +27,18 @@ import contextvars
 import functools
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
+from django.apps import apps
 from django.db import connections
 from django.db.models.query import QuerySet
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
+from django.dispatch.dispatcher import NONE_ID
 
-from .describe import describe_exception
+from .describe import describe_callable, describe_exception, describe_sender
 from .exceptions import SignalRecursionError
 from .recorder import Dispatch, Recorder, Scope, current_scope
 
@@ -252,6 +255,7 @@ class SyncReceiver(_Wrapper):
         ensure_query_hook()
         token = current_scope.set(scope)
         started = time.perf_counter()
+        call.start_ms = (started - scope.recorder.started) * 1000
         try:
             return self.receiver(*args, **kwargs)
         except BaseException as error:
@@ -274,6 +278,7 @@ class AsyncReceiver(_Wrapper):
         assert call is not None
         call.ran = True
         started = time.perf_counter()
+        call.start_ms = (started - scope.recorder.started) * 1000
         token = current_scope.set(scope)
         try:
             awaitable = self.receiver(*args, **kwargs)
@@ -399,3 +404,54 @@ def live_receivers(signal: Signal, sender: Any) -> list[Any]:
         return []
     sync_receivers, async_receivers = signal._live_receivers(sender)
     return [*sync_receivers, *async_receivers]
+
+
+# ---------------------------------------------------------------------------
+# Receivers connected right now (the panel's Receivers tab)
+
+
+def connected_receivers(signal: Signal) -> list[dict[str, Any]]:
+    """Every live receiver of ``signal``, in connection order.
+
+    ``Signal.receivers`` entries are ``(lookup_key, receiver, is_async)`` on
+    Django 5.x and ``(lookup_key, receiver, sender_ref, is_async)`` on 6.x;
+    the lookup key is ``(dispatch_uid or id(receiver), id(sender))``.
+    """
+    with signal.lock:
+        entries = list(signal.receivers)
+    senders = _senders_by_id()
+    found = []
+    for entry in entries:
+        (receiver_key, sender_id), reference = entry[0], entry[1]
+        weak = isinstance(reference, weakref.ReferenceType)
+        receiver = reference() if weak else reference
+        if receiver is None:
+            continue  # garbage-collected, not yet cleaned up
+        sender_ref = entry[2] if len(entry) == 4 else None
+        sender = sender_ref() if isinstance(sender_ref, weakref.ReferenceType) else None
+        name, where = describe_callable(receiver)
+        found.append(
+            {
+                "receiver": name,
+                "where": where,
+                "sender": (
+                    describe_sender(sender)
+                    if sender is not None
+                    else senders.get(sender_id, f"object at {hex(sender_id)}")
+                ),
+                "weak": weak,
+                "dispatch_uid": receiver_key if isinstance(receiver_key, str) else None,
+                "is_async": bool(entry[-1]),
+            }
+        )
+    return found
+
+
+def _senders_by_id() -> dict[int, str]:
+    """Names for the senders receivers are usually connected to: models."""
+    names = {NONE_ID: "any sender"}
+    for model in apps.get_models(include_auto_created=True):
+        names[id(model)] = model._meta.label
+    for config in apps.get_app_configs():
+        names[id(config)] = f"app config {config.label}"
+    return names

@@ -8,23 +8,28 @@ everything it shows is built from ``get_stats()`` alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from debug_toolbar.panels import Panel
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .describe import signal_names
 from .detectors import Finding
-from .instrumentation import install
+from .instrumentation import connected_receivers, install
 from .recorder import Recording
 
 logger = logging.getLogger("signals_panel")
 LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
-
 INDENT_PX = 16
 MAX_INDENT_DEPTH = 40
+# Runs of at least this many sibling dispatches of one signal and sender,
+# with no children and nothing flagged, collapse into one "xN" row.
+GROUP_MIN = 5
 
 
 class SignalTimelinePanel(Panel):
@@ -41,6 +46,10 @@ class SignalTimelinePanel(Panel):
     def ready(cls) -> None:
         install()
 
+    @property
+    def scripts(self) -> list[str]:
+        return [*super().scripts, static("signals_panel/panel.js")]
+
     def enable_instrumentation(self) -> None:
         self._recording = Recording()
         self._recording.start()
@@ -55,6 +64,7 @@ class SignalTimelinePanel(Panel):
             return
         self._recording = None
         stats = recording.to_dict()
+        stats["connected"] = list(all_connected_receivers())
         if recording.recorder.config["LOG_FINDINGS"]:
             log_findings(stats["findings"], request)
         self.record_stats(stats)
@@ -65,7 +75,7 @@ class SignalTimelinePanel(Panel):
         summary = self.get_stats().get("summary")
         if summary:
             self.record_server_timing(
-                "signals", str(_("Signal receivers")), summary["dispatch_ms"]
+                "signals", str(_("Signal dispatches")), summary["dispatch_ms"]
             )
 
     @property
@@ -78,6 +88,15 @@ class SignalTimelinePanel(Panel):
     @property
     def content(self) -> str:
         return render_to_string(self.template, build_context(self.get_stats()))
+
+
+def all_connected_receivers() -> Iterator[dict[str, Any]]:
+    """Every receiver connected now to every module-level signal."""
+    for name, short, signal in signal_names.all_signals():
+        if name.startswith("debug_toolbar."):
+            continue
+        for receiver in connected_receivers(signal):
+            yield {"signal": name, "signal_name": short, **receiver}
 
 
 def log_findings(findings: list[dict[str, Any]], request: HttpRequest) -> None:
@@ -113,20 +132,37 @@ def subtitle(summary: dict[str, Any]) -> str:
 
 
 def build_context(stats: dict[str, Any]) -> dict[str, Any]:
-    """What the template needs: events in tree order, with their indent."""
+    """What the template needs: rows in tree order with bars, and the tabs."""
     events = stats.get("events", [])
+    summary = stats.get("summary", {})
+    span = max(
+        summary.get("request_ms") or 0.0,
+        max((e["start_ms"] + e["duration_ms"] for e in events), default=0.0),
+        0.001,
+    )
+    ran = {call["name"] for event in events for call in event["receivers"]}
+    connected = [
+        {**receiver, "ran": receiver["receiver"] in ran}
+        for receiver in stats.get("connected", [])
+    ]
     return {
         "findings": stats.get("findings", []),
-        "rows": list(tree_order(events)),
+        "rows": list(timeline_rows(events, span)),
         "signals": stats.get("signals", []),
-        "summary": stats.get("summary", {}),
+        "summary": summary,
         "limits": stats.get("limits", {}),
+        "connected": connected,
+        "signal_choices": sorted({e["signal_name"] for e in events}),
+        "sender_choices": sorted({e["sender"] for e in events}),
         "recorded": bool(stats),
     }
 
 
-def tree_order(events: list[dict[str, Any]]) -> Any:
-    """Yield events depth-first (children under their parent, by start time).
+def timeline_rows(
+    events: list[dict[str, Any]], span: float
+) -> Iterator[dict[str, Any]]:
+    """Events depth-first (children under their parent, by start time), each
+    with its indent and bar; floods of identical leaves get a group row first.
 
     Iterative, because a save chain can be thousands of levels deep.
     """
@@ -135,9 +171,102 @@ def tree_order(events: list[dict[str, Any]]) -> Any:
     for event in events:
         parent = event["parent"] if event["parent"] in known else None
         children.setdefault(parent, []).append(event)
-    stack = list(reversed(children.get(None, [])))
+    stack: list[list[dict[str, Any]]] = [
+        list(reversed(_grouped(children.get(None, []), children)))
+    ]
     while stack:
-        event = stack.pop()
-        depth = min(event["depth"], MAX_INDENT_DEPTH)
-        yield {**event, "indent": depth * INDENT_PX}
-        stack.extend(reversed(children.get(event["id"], [])))
+        if not stack[-1]:
+            stack.pop()
+            continue
+        item = stack[-1].pop()
+        if "members" in item:
+            yield {**item, "indent": _indent(item["depth"])}
+            continue
+        event = item
+        kids = children.get(event["id"], [])
+        yield _row(event, span, has_children=bool(kids))
+        if kids:
+            stack.append(list(reversed(_grouped(kids, children))))
+
+
+def _row(event: dict[str, Any], span: float, has_children: bool) -> dict[str, Any]:
+    receivers = [
+        {
+            **call,
+            "short_name": call["name"].rsplit(".", 1)[-1],
+            **_bar(call["start_ms"], call["duration_ms"], span),
+        }
+        for call in event["receivers"]
+    ]
+    search = " ".join(
+        [
+            event["signal"],
+            event["sender"],
+            *(f"{key}={value}" for key, value in event["kwargs"].items()),
+            *(call["name"] for call in event["receivers"]),
+            event.get("sent_from") or "",
+        ]
+    ).lower()
+    return {
+        **event,
+        "receivers": receivers,
+        "indent": _indent(event["depth"]),
+        "has_children": has_children,
+        "queries": sum(call["queries"] for call in event["receivers"]),
+        "search": search,
+        **_bar(event["start_ms"], event["duration_ms"], span),
+    }
+
+
+def _grouped(
+    siblings: list[dict[str, Any]], children: dict[int | None, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Siblings in order, each run of identical plain leaves preceded by a group."""
+    items: list[dict[str, Any]] = []
+    run: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if len(run) >= GROUP_MIN:
+            first = run[0]
+            group_id = f"g{first['id']}"
+            items.append(
+                {
+                    "members": len(run),
+                    "group": group_id,
+                    "signal_name": first["signal_name"],
+                    "signal": first["signal"],
+                    "sender": first["sender"],
+                    "depth": first["depth"],
+                    "duration_ms": sum(event["duration_ms"] for event in run),
+                }
+            )
+            items.extend({**event, "member_of": group_id} for event in run)
+        else:
+            items.extend(run)
+        run.clear()
+
+    for event in siblings:
+        plain = not event["flags"] and not children.get(event["id"])
+        if run and not (
+            plain
+            and event["signal"] == run[0]["signal"]
+            and event["sender"] == run[0]["sender"]
+        ):
+            flush()
+        if plain:
+            run.append(event)
+        else:
+            items.append(event)
+    flush()
+    return items
+
+
+def _indent(depth: int) -> int:
+    return min(depth, MAX_INDENT_DEPTH) * INDENT_PX
+
+
+def _bar(start_ms: float, duration_ms: float, span: float) -> dict[str, float]:
+    """Where a bar sits in the request's time axis, in percent."""
+    left = min(max(start_ms / span * 100, 0.0), 100.0)
+    width = min(max(duration_ms / span * 100, 0.3), 100.0 - left)
+    return {"bar_left": round(left, 2), "bar_width": round(max(width, 0.0), 2)}

@@ -50,6 +50,7 @@ class ReceiverCall:
     is_async: bool
     kind: str = "function"
     ran: bool = False
+    start_ms: float = 0.0
     duration_ms: float = 0.0
     queries: int = 0
     query_ms: float = 0.0
@@ -62,6 +63,7 @@ class ReceiverCall:
             "is_async": self.is_async,
             "kind": self.kind,
             "ran": self.ran,
+            "start_ms": round(self.start_ms, 3),
             "duration_ms": round(self.duration_ms, 3),
             "queries": self.queries,
             "query_ms": round(self.query_ms, 3),
@@ -507,6 +509,14 @@ class Recorder:
 
     def summary(self) -> dict[str, Any]:
         rows = self.rows.values()
+        # Receivers of dispatches not sent from a receiver: their time and
+        # queries include everything nested, so this does not count twice.
+        outer = [
+            call
+            for event in self.events
+            if event.parent is None
+            for call in event.receivers
+        ]
         return {
             "dispatches": self.dispatches,
             "stored": len(self.events),
@@ -515,6 +525,9 @@ class Recorder:
             "receivers_run": sum(row.receivers_run for row in rows),
             "receiver_errors": sum(row.errors for row in rows),
             "dispatch_ms": round(self.top_level_ms, 3),
+            "receiver_ms": round(sum(call.duration_ms for call in outer), 3),
+            "receiver_queries": sum(call.queries for call in outer),
+            "receiver_query_ms": round(sum(call.query_ms for call in outer), 3),
             "request_ms": round(self.duration_ms, 3),
             "internal_errors": self.internal_errors,
         }

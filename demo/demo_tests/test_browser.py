@@ -1,0 +1,198 @@
+"""The panel in a real browser: headless Chromium (Debian's package) driven by
+Playwright against a live server running the demo.
+
+Screenshots land in artifacts/screenshots/. Without a browser these tests skip
+with the reason, except under CI (CI=true), where a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls
+# made by the test itself (seeding) are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("SIGNALS_PANEL_CHROMIUM") or shutil.which("chromium") or ""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PANEL = "#SignalTimelinePanel"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed")
+    if not CHROMIUM:
+        _missing("no chromium found (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    call_command("seed_demo", verbosity=0)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.base_url = live_server.url
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def shoot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def run_scenario(page: Any, name: str) -> None:
+    page.goto(page.base_url + "/")
+    page.click(f"#scenario-{name} button")
+    page.wait_for_load_state("load")
+
+
+def open_panel(page: Any) -> Any:
+    page.click("#djdt-SignalTimelinePanel a")
+    panel = page.locator(f"{PANEL} [data-djsp-root]")
+    panel.wait_for(state="visible")
+    return panel
+
+
+def test_open_the_panel_and_read_a_double_save(page: Any) -> None:
+    run_scenario(page, "double_save")
+    panel = open_panel(page)
+    finding = panel.locator("li.djsp-finding")
+    assert finding.count() == 1
+    assert "double_save" in finding.locator(".djsp-kind").inner_text()
+    assert "welcome_subscriber" in finding.inner_text()
+    # The event link reveals and highlights the flagged row.
+    finding.locator("[data-djsp-goto]").first.click()
+    target = panel.locator("tr.djsp-target-row")
+    assert target.count() == 1
+    assert target.locator(".djsp-kwargs").is_visible()
+    shoot(page, "double-save-light")
+
+
+def test_expand_and_collapse_a_save_chain(page: Any) -> None:
+    run_scenario(page, "cycle")
+    panel = open_panel(page)
+    rows = panel.locator("tr.djsp-event")
+    total = rows.count()
+    assert total >= 4
+    root_toggle = panel.locator(
+        'tr.djsp-event[data-djsp-depth="0"] [data-djsp-action="tree"]'
+    ).last
+    root_toggle.click()
+    visible_after_collapse = panel.locator("tr.djsp-event:visible").count()
+    assert visible_after_collapse < total
+    root_toggle.click()
+    assert panel.locator("tr.djsp-event:visible").count() == total
+    # Open one row's details: receivers with their file:line.
+    panel.locator('[data-djsp-action="details"]').first.click()
+    assert (
+        panel.locator(".djsp-details:visible .djsp-where")
+        .first.inner_text()
+        .startswith("blog/signals.py:")
+    )
+    chain = panel.locator(".djsp-chain").first.inner_text()
+    assert "count_books" in chain and "copy_author_name" in chain
+    shoot(page, "cycle-expanded")
+
+
+def test_filters_and_search_work_without_a_reload(page: Any) -> None:
+    run_scenario(page, "publish_post")
+    panel = open_panel(page)
+    panel.locator("tr.djsp-event").first.wait_for(state="visible")
+    total = panel.locator("tr.djsp-event:visible").count()
+    assert total == 3
+    panel.locator('select[data-djsp-filter="signal"]').select_option("pre_save")
+    visible = panel.locator("tr.djsp-event:visible")
+    assert visible.evaluate_all("rows => rows.map(r => r.dataset.djspSignal)") == [
+        "pre_save"
+    ]
+    panel.locator('select[data-djsp-filter="signal"]').select_option("")
+    # A nested match keeps its parent visible for context, dimmed.
+    panel.locator('input[data-djsp-filter="q"]').fill("ping_search_engine")
+    assert panel.locator("tr.djsp-event:visible").count() == 2
+    assert panel.locator("tr.djsp-context:visible").count() == 1
+    assert "match" in panel.locator("[data-djsp-status]").inner_text()
+    panel.locator('input[data-djsp-filter="q"]').fill("")
+    panel.locator('select[data-djsp-filter="signal"]').select_option("")
+    assert panel.locator("tr.djsp-event:visible").count() == total
+
+
+def test_receivers_tab_marks_what_ran(page: Any) -> None:
+    run_scenario(page, "publish_post")
+    panel = open_panel(page)
+    panel.locator('[data-djsp-tab="receivers"]').click()
+    view = panel.locator('[data-djsp-view="receivers"]')
+    assert view.is_visible()
+    ran = view.locator("tr.djsp-ran").all_inner_texts()
+    assert any("blog.signals.fill_in_body" in text for text in ran)
+    assert not panel.locator('[data-djsp-view="timeline"]').is_visible()
+
+
+def test_dark_theme_and_the_recursion_error_page(page: Any) -> None:
+    run_scenario(page, "recursion")
+    assert "RecursionError" in page.content()
+    panel = open_panel(page)
+    assert (
+        panel.locator('li.djsp-finding[data-djsp-kind="recursive_save"]').count() == 1
+    )
+    shoot(page, "recursion-light")
+    page.click("#djToggleThemeButton")
+    theme = page.locator("#djDebug").get_attribute("data-theme")
+    if theme != "dark":
+        page.click("#djToggleThemeButton")
+        theme = page.locator("#djDebug").get_attribute("data-theme")
+    assert theme == "dark"
+    color = panel.locator(".djsp-severity").first.evaluate(
+        "element => getComputedStyle(element).color"
+    )
+    assert color == "rgb(255, 123, 114)"  # the dark theme's error colour
+    shoot(page, "recursion-dark")
+
+
+def test_the_history_panel_switches_to_a_fetch_request(page: Any) -> None:
+    page.goto(page.base_url + "/")
+    with page.expect_response("**/api/like/"):
+        page.click("#like-by-fetch")
+    page.wait_for_selector("#fetch-result:has-text('like')")
+    page.click("#djdt-HistoryPanel a")
+    history = page.locator("#HistoryPanel")
+    history.locator("tr:has-text('/api/like/') button.switchHistory").first.click()
+    panel = open_panel(page)
+    signals = panel.locator("tr.djsp-event .djsp-signal").all_inner_texts()
+    assert signals == ["m2m_changed", "m2m_changed"]
+    shoot(page, "history-fetch")
