@@ -1,5 +1,6 @@
 """Demo settings: SQLite, DEBUG on, the toolbar with the signal timeline panel."""
 
+import os
 from pathlib import Path
 
 import debug_toolbar.settings
@@ -34,6 +35,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+
+if os.environ.get("DEMO_STRICT_CSP"):
+    MIDDLEWARE.insert(0, "demo_site.csp.StrictCSPMiddleware")
 
 TEMPLATES = [
     {

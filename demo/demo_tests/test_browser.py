@@ -196,3 +196,68 @@ def test_the_history_panel_switches_to_a_fetch_request(page: Any) -> None:
     signals = panel.locator("tr.djsp-event .djsp-signal").all_inner_texts()
     assert signals == ["m2m_changed", "m2m_changed"]
     shoot(page, "history-fetch")
+
+
+@pytest.fixture
+def csp_page(browser: Any, live_server: Any, settings: Any) -> Iterator[Any]:
+    settings.MIDDLEWARE = ["demo_site.csp.StrictCSPMiddleware", *settings.MIDDLEWARE]
+    call_command("seed_demo", verbosity=0)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.base_url = live_server.url
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.violations = violations
+    yield page
+    context.close()
+
+
+def test_the_panel_works_under_a_strict_content_security_policy(csp_page: Any) -> None:
+    page = csp_page
+    run_scenario(page, "double_save")
+    response_csp = page.evaluate("() => document.contentType")
+    assert response_csp == "text/html"
+    panel = open_panel(page)
+    panel.locator('[data-djsp-action="details"]').first.click()
+    assert panel.locator(".djsp-details:visible").count() == 1
+    # Bars get their geometry through the toolbar's data-djdt-styles (CSSOM).
+    width = panel.locator(".djsp-bar > span").first.evaluate("e => e.style.width")
+    assert width.endswith("%")
+    assert page.violations == []
+    shoot(page, "strict-csp")
+
+
+def test_the_panel_works_without_the_shadow_dom(page: Any, settings: Any) -> None:
+    settings.DEBUG_TOOLBAR_CONFIG = {
+        **settings.DEBUG_TOOLBAR_CONFIG,
+        "USE_SHADOW_DOM": False,
+    }
+    run_scenario(page, "cycle")
+    assert page.evaluate("() => document.getElementById('djDebug') !== null")
+    panel = open_panel(page)
+    panel.locator('[data-djsp-tab="receivers"]').click()
+    assert panel.locator('[data-djsp-view="receivers"]').is_visible()
+    panel.locator('[data-djsp-tab="timeline"]').click()
+    toggle = panel.locator('[data-djsp-action="tree"]').first
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "false"
+
+
+def test_the_timeline_is_usable_from_the_keyboard(page: Any) -> None:
+    run_scenario(page, "publish_post")
+    panel = open_panel(page)
+    details = panel.locator('[data-djsp-action="details"]').first
+    details.focus()
+    page.keyboard.press("Enter")
+    assert details.get_attribute("aria-expanded") == "true"
+    search = panel.locator('input[data-djsp-filter="q"]')
+    search.focus()
+    page.keyboard.type("fill_in_body")
+    assert panel.locator("tr.djsp-event:visible").count() == 1
