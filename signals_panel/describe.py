@@ -34,7 +34,8 @@ from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils.functional import LazyObject, Promise, empty
 
-_ASGIREF_SYNC = asgiref.sync.__file__
+# Where sync code called through sync_to_async starts in its worker thread.
+_THREAD_HANDLER = asgiref.sync.SyncToAsync.thread_handler.__code__
 MASK = "********************"
 # Django's SafeExceptionReporterFilter hides settings matching this pattern;
 # signal kwargs get the same treatment, plus "credentials" (user_login_failed).
@@ -78,10 +79,21 @@ def describe_value(value: Any, limit: int = 200) -> str:
         return f"<unrepresentable {_type_name(type(value))}>"
 
 
+_secret_keys: dict[str, bool] = {}
+
+
 def describe_kwarg(key: str, value: Any, limit: int = 200) -> str:
     """Render one keyword argument of a dispatch, masking secret-looking keys."""
-    if SECRET_KEY_PATTERN.search(key):
+    secret = _secret_keys.get(key)
+    if secret is None:
+        secret = SECRET_KEY_PATTERN.search(key) is not None
+        if len(_secret_keys) < 10_000:
+            _secret_keys[key] = secret
+    if secret:
         return MASK
+    cls = type(value)
+    if value is None or cls is bool or cls is int:
+        return cut(repr(value), limit)
     return describe_value(value, limit)
 
 
@@ -271,6 +283,7 @@ class CodeLocator:
         self._prefixes: tuple[str, ...] | None = None
         self._roots: tuple[str, ...] | None = None
         self._code_info: dict[types.CodeType, tuple[bool, str]] = {}
+        self._library_codes: set[types.CodeType] = set()
 
     def _setup(self) -> None:
         from django.conf import settings
@@ -299,6 +312,8 @@ class CodeLocator:
         cached = (is_library, self.short_path(real))
         if len(self._code_info) < 50_000:
             self._code_info[code] = cached
+            if is_library:
+                self._library_codes.add(code)
         return cached
 
     def short_path(self, path: str) -> str:
@@ -322,25 +337,25 @@ class CodeLocator:
         coroutine that awaits it.
         """
         found: list[str] = []
-        for current in _outward(frame):
-            if len(found) >= depth:
+        library = self._library_codes
+        frames: Iterator[types.FrameType] | None = None
+        # A plain loop, not a generator: this runs for every stored dispatch.
+        while len(found) < depth:
+            if frames is not None:
+                frame = next(frames, None)
+            if frame is None:
                 break
-            code = current.f_code
-            is_library, path = self.info(code)
-            if not is_library:
-                found.append(f"{path}:{current.f_lineno} in {code.co_name}")
+            code = frame.f_code
+            if code is _THREAD_HANDLER:
+                frames = iter(_awaiting_frames(frame))
+                continue
+            if code not in library:
+                is_library, path = self.info(code)
+                if not is_library:
+                    found.append(f"{path}:{frame.f_lineno} in {code.co_name}")
+            if frames is None:
+                frame = frame.f_back
         return found
-
-
-def _outward(frame: types.FrameType | None) -> Iterator[types.FrameType]:
-    """Frames from ``frame`` outwards, across ``sync_to_async`` hops."""
-    while frame is not None:
-        yield frame
-        code = frame.f_code
-        if code.co_name == "thread_handler" and code.co_filename == _ASGIREF_SYNC:
-            yield from _awaiting_frames(frame)
-            return
-        frame = frame.f_back
 
 
 def _awaiting_frames(handler: types.FrameType) -> list[types.FrameType]:
@@ -382,6 +397,27 @@ locator = CodeLocator()
 
 
 _callable_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def describe_receiver(func: Any) -> tuple[str, str | None, str]:
+    """``(module.qualname, "path:line", kind)``, cached per function."""
+    key = getattr(func, "__func__", func)
+    try:
+        cached = _receiver_cache.get(key)
+    except TypeError:
+        cached = None
+    if cached is not None:
+        return cached
+    name, where = describe_callable(func)
+    result = (name, where, receiver_kind(func))
+    with contextlib.suppress(TypeError):
+        _receiver_cache[key] = result
+    return result
+
+
+_receiver_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None, str]] = (
     weakref.WeakKeyDictionary()
 )
 

@@ -35,6 +35,7 @@ from django.apps import apps
 from django.db import connections
 from django.db.models.query import QuerySet
 from django.db.models.signals import post_save, pre_save
+from django.db.utils import ConnectionHandler
 from django.dispatch import Signal
 from django.dispatch.dispatcher import NONE_ID
 
@@ -75,6 +76,11 @@ def install() -> None:
                 operation,
                 _bulk_patch(getattr(QuerySet, operation), operation),
             )
+        ConnectionHandler.create_connection = _create_connection_patch(
+            ConnectionHandler.create_connection
+        )
+        for connection in connections.all(initialized_only=True):
+            _hook_connection(connection)
 
 
 def is_installed() -> bool:
@@ -252,7 +258,6 @@ class SyncReceiver(_Wrapper):
         call = scope.call
         assert call is not None
         call.ran = True
-        ensure_query_hook()
         token = current_scope.set(scope)
         started = time.perf_counter()
         call.start_ms = (started - scope.recorder.started) * 1000
@@ -355,19 +360,28 @@ def _query_hook(
             scope = scope.parent
 
 
-def ensure_query_hook() -> None:
-    """Attach the query counter to this thread's database connections.
+def _create_connection_patch(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Every database connection object gets the query counter when created."""
 
-    It goes first in ``execute_wrappers`` (outermost) so that a user's
-    ``connection.execute_wrapper()`` block, which pops the last wrapper on
-    exit, still removes its own.
+    def create_connection(self: ConnectionHandler, alias: str) -> Any:
+        connection = original(self, alias)
+        _hook_connection(connection)
+        return connection
+
+    _mark(create_connection, original)
+    return create_connection
+
+
+def _hook_connection(connection: Any) -> None:
+    """Put the query counter first in ``execute_wrappers`` (outermost).
+
+    First, so that a user's ``connection.execute_wrapper()`` block, which
+    pops the last wrapper on exit, still removes its own. Outside a recording
+    it costs one ContextVar lookup per query.
     """
-    for connection in connections.all(initialized_only=True):
-        wrappers = connection.execute_wrappers
-        if not wrappers or wrappers[0] is not _query_hook:
-            if _query_hook in wrappers:
-                continue
-            wrappers.insert(0, _query_hook)
+    wrappers = connection.execute_wrappers
+    if _query_hook not in wrappers:
+        wrappers.insert(0, _query_hook)
 
 
 # ---------------------------------------------------------------------------

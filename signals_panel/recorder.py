@@ -25,10 +25,10 @@ from .describe import (
     describe_callable,
     describe_exception,
     describe_kwarg,
+    describe_receiver,
     describe_sender,
     describe_target,
     locator,
-    receiver_kind,
     signal_names,
 )
 from .detectors import SEVERITIES, Finding, find_hazards, flag_events
@@ -41,7 +41,7 @@ MAX_WRITES = 10_000
 MAX_BYPASSES = 1_000
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ReceiverCall:
     """One receiver of one dispatch."""
 
@@ -71,7 +71,7 @@ class ReceiverCall:
         }
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Event:
     """One stored dispatch of a signal."""
 
@@ -115,7 +115,7 @@ class Event:
         }
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SummaryRow:
     """Counts for one (signal, sender) pair, stored or not."""
 
@@ -421,13 +421,12 @@ class Recorder:
             row.not_stored += 1
             self.not_stored += 1
             return None
+        sync_count = len(receivers)
         calls = [
-            ReceiverCall(
-                *describe_callable(receiver),
-                is_async=index >= len(receivers),
-                kind=receiver_kind(receiver),
+            ReceiverCall(name, where, index >= sync_count, kind)
+            for index, (name, where, kind) in enumerate(
+                map(describe_receiver, [*receivers, *async_receivers])
             )
-            for index, receiver in enumerate([*receivers, *async_receivers])
         ]
         if all(call.name.startswith(self.ignore_receivers) for call in calls):
             # Only the toolbar's own receivers (its templates panel listens
@@ -605,12 +604,11 @@ class Recording:
         return stats
 
     def start(self) -> None:
-        from .instrumentation import ensure_query_hook, install
+        from .instrumentation import install
 
         install()
         self.recorder.start()
         self._token = current_scope.set(Scope(self.recorder))
-        ensure_query_hook()
 
     def stop(self) -> None:
         self.recorder.stop()

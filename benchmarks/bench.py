@@ -1,0 +1,382 @@
+"""Benchmarks: what the panel costs, as ratios against plain Django in one run.
+
+    ./bin/bench            # the full run (a few minutes), prints Markdown tables
+    ./bin/bench --quick    # a smoke run with tiny counts (the test suite uses it)
+
+Every configuration is measured alternately, several rounds, and reported by
+its median, so that the machine's noise hits all of them alike. "Plain Django"
+puts Django's original dispatcher methods back for the duration of its turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import django
+
+django.setup()
+
+import debug_toolbar  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db.models.query import QuerySet  # noqa: E402
+from django.db.models.signals import post_init, post_save, pre_save  # noqa: E402
+from django.dispatch import Signal  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+
+import signals_panel  # noqa: E402
+from benchmarks.benchapp.models import Item  # noqa: E402
+from signals_panel.instrumentation import ASEND_METHODS, BULK_OPERATIONS, SEND_METHODS  # noqa: E402
+from signals_panel.panel import build_context  # noqa: E402
+
+ALL_STORED = {"MAX_EVENTS": 10**7, "MAX_EVENTS_PER_SENDER": 10**7}
+
+
+def noop(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+def noop_2(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+async def async_noop(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def plain_django() -> Iterator[None]:
+    """Django's own dispatcher and QuerySet methods, for one measurement."""
+    patched = {
+        (cls, name): getattr(cls, name)
+        for cls, names in (
+            (Signal, (*SEND_METHODS, *ASEND_METHODS, "_live_receivers")),
+            (QuerySet, BULK_OPERATIONS),
+        )
+        for name in names
+    }
+    for (cls, name), method in patched.items():
+        setattr(cls, name, method.__wrapped__)
+    try:
+        yield
+    finally:
+        for (cls, name), method in patched.items():
+            setattr(cls, name, method)
+
+
+def configurations(quick: bool) -> list[tuple[str, Callable[[], Any]]]:
+    return [
+        ("plain Django", plain_django),
+        ("installed, not recording", contextlib.nullcontext),
+        (
+            "recording, no send site",
+            lambda: signals_panel.record({**ALL_STORED, "CAPTURE_SEND_SITE": False}),
+        ),
+        ("recording, send site (default)", lambda: signals_panel.record(ALL_STORED)),
+        (
+            "recording, full stacks (20 frames)",
+            lambda: signals_panel.record({**ALL_STORED, "STACK_DEPTH": 20}),
+        ),
+    ]
+
+
+def per_op(
+    configs: list[tuple[str, Callable[[], Any]]],
+    op: Callable[[], Any],
+    number: int,
+    rounds: int,
+) -> dict[str, float]:
+    """Median seconds per call of ``op`` under each configuration."""
+    samples: dict[str, list[float]] = {name: [] for name, _ in configs}
+    for _ in range(rounds):
+        for name, make in configs:
+            gc.collect()
+            with make():
+                started = time.perf_counter()
+                for _ in range(number):
+                    op()
+                samples[name].append((time.perf_counter() - started) / number)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def per_op_async(
+    configs: list[tuple[str, Callable[[], Any]]],
+    op: Callable[[], Any],
+    number: int,
+    rounds: int,
+) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name, _ in configs}
+
+    async def run(make: Callable[[], Any]) -> float:
+        with make():
+            started = time.perf_counter()
+            for _ in range(number):
+                await op()
+            return (time.perf_counter() - started) / number
+
+    for _ in range(rounds):
+        for name, make in configs:
+            gc.collect()
+            samples[name].append(asyncio.run(run(make)))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def table(title: str, results: dict[str, float], dispatches_per_op: float) -> list[str]:
+    base = results["plain Django"]
+    lines = [
+        f"#### {title}",
+        "",
+        "| configuration | per op | ratio | extra per dispatch |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, value in results.items():
+        extra = (value - base) / dispatches_per_op * 1e6 if dispatches_per_op else 0.0
+        lines.append(
+            f"| {name} | {value * 1e6:.2f} µs | {value / base:.3f}x | {extra:+.2f} µs |"
+        )
+    return [*lines, ""]
+
+
+def bench_send(quick: bool, number: int, rounds: int) -> list[str]:
+    configs = configurations(quick)
+    lines: list[str] = []
+    for count in (0, 1, 5):
+        signal = Signal()
+        receivers = [lambda sender, **kw: None for _ in range(count)]
+        for receiver in receivers:
+            signal.connect(receiver, weak=False)
+        results = per_op(
+            configs, lambda s=signal: s.send(sender=None, value=1), number, rounds
+        )
+        lines += table(
+            f"(a) Signal.send, {count} receiver{'s' if count != 1 else ''}", results, 1
+        )
+    return lines
+
+
+def bench_save(quick: bool, number: int, rounds: int) -> list[str]:
+    pre_save.connect(noop, sender=Item)
+    post_save.connect(noop_2, sender=Item)
+    try:
+        results = per_op(
+            configurations(quick),
+            lambda: Item(name="x", count=1).save(),
+            number,
+            rounds,
+        )
+    finally:
+        pre_save.disconnect(noop, sender=Item)
+        post_save.disconnect(noop_2, sender=Item)
+    # pre_init, post_init, pre_save, post_save per save.
+    return table("(b) Model.save(), two receivers, SQLite in memory", results, 4)
+
+
+def bench_asend(quick: bool, number: int, rounds: int) -> list[str]:
+    signal = Signal()
+    for _ in range(3):
+        signal.connect(async_noop, weak=False, dispatch_uid=object())
+    results = per_op_async(
+        configurations(quick), lambda: signal.asend(sender=None), number, rounds
+    )
+    return table("(d) asend, 3 async receivers", results, 1)
+
+
+PANEL_SETS = {
+    "toolbar, no panel": ["debug_toolbar.panels.versions.VersionsPanel"],
+    "+ SignalTimelinePanel": [
+        "debug_toolbar.panels.versions.VersionsPanel",
+        "signals_panel.panel.SignalTimelinePanel",
+    ],
+    "+ toolbar's SQLPanel (peer)": [
+        "debug_toolbar.panels.versions.VersionsPanel",
+        "debug_toolbar.panels.sql.SQLPanel",
+    ],
+    "+ toolbar's SignalsPanel (peer)": [
+        "debug_toolbar.panels.versions.VersionsPanel",
+        "debug_toolbar.panels.signals.SignalsPanel",
+    ],
+}
+
+
+def bench_request(quick: bool, rounds: int) -> list[str]:
+    post_init.connect(noop, sender=Item)
+    post_save.connect(noop_2, sender=Item)
+    client = Client()
+    samples: dict[str, list[float]] = {"plain Django, no toolbar": []}
+    samples.update({name: [] for name in PANEL_SETS})
+    path = "/workload/"
+    try:
+        for _ in range(rounds):
+            Item.objects.all().delete()
+            with plain_django():
+                started = time.perf_counter()
+                client.get(path)
+                samples["plain Django, no toolbar"].append(
+                    time.perf_counter() - started
+                )
+            for name, panels in PANEL_SETS.items():
+                Item.objects.all().delete()
+                with override_settings(DEBUG_TOOLBAR_PANELS=panels):
+                    gc.collect()
+                    started = time.perf_counter()
+                    response = client.get(path, {"toolbar": "1"})
+                    samples[name].append(time.perf_counter() - started)
+                    assert response.status_code == 200
+    finally:
+        post_init.disconnect(noop, sender=Item)
+        post_save.disconnect(noop_2, sender=Item)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    with override_settings(DEBUG_TOOLBAR_PANELS=PANEL_SETS["+ SignalTimelinePanel"]):
+        with signals_panel.record() as recording:
+            Item.objects.all().delete()
+            post_init.connect(noop, sender=Item)
+            post_save.connect(noop_2, sender=Item)
+            try:
+                client.get(path)
+            finally:
+                post_init.disconnect(noop, sender=Item)
+                post_save.disconnect(noop_2, sender=Item)
+    dispatches = recording.summary["dispatches"]
+    queries = 200 + 1  # one INSERT per save, one SELECT
+    base = medians["toolbar, no panel"]
+    lines = [
+        f"#### (c) A request with the toolbar on: 200 saves, 1,000 rows loaded with a post_init receiver ({dispatches} dispatches, {queries} queries)",
+        "",
+        "| configuration | per request | over 'toolbar, no panel' | per recorded item |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    per_item = {
+        "+ SignalTimelinePanel": dispatches,
+        "+ toolbar's SQLPanel (peer)": queries,
+    }
+    for name, value in medians.items():
+        extra = value - base
+        unit = per_item.get(name)
+        per = (
+            f"{extra / unit * 1e6:.2f} µs per {'dispatch' if 'Signal' in name else 'query'}"
+            if unit
+            else ""
+        )
+        lines.append(
+            f"| {name} | {value * 1e3:.2f} ms | {extra * 1e3:+.2f} ms | {per} |"
+        )
+    return [*lines, ""]
+
+
+def realistic_events(count: int, config: dict[str, Any] | None = None) -> Any:
+    """A recording of ``count`` stored dispatches: saves with nested signals."""
+    custom = Signal()
+    custom.connect(noop, weak=False)
+
+    def nested(sender: Any, instance: Item, **kwargs: Any) -> None:
+        custom.send(sender=Item, item=instance.pk, note="nested <b>html</b>")
+
+    post_save.connect(nested, sender=Item)
+    pre_save.connect(noop, sender=Item)
+    try:
+        with signals_panel.record({**ALL_STORED, **(config or {})}) as recording:
+            item = Item(name="x")
+            while len(recording.events) < count:
+                item.save()
+    finally:
+        post_save.disconnect(nested, sender=Item)
+        pre_save.disconnect(noop, sender=Item)
+    return recording
+
+
+def bench_sizes(quick: bool) -> list[str]:
+    from django.template.loader import render_to_string
+
+    lines = [
+        "#### Memory, stats size and panel render time",
+        "",
+        "| stored events | peak memory while recording | per 1,000 events | stats JSON | per 1,000 events | to_dict + detectors | panel render |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for count in (100, 1000, 2000, 5000) if not quick else (100,):
+        gc.collect()
+        tracemalloc.start()
+        recording = realistic_events(count)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        started = time.perf_counter()
+        stats = recording.to_dict()
+        analysed = time.perf_counter() - started
+        size = len(json.dumps(stats))
+        stats = json.loads(json.dumps(stats))  # as the toolbar's store returns it
+        started = time.perf_counter()
+        render_to_string("signals_panel/panel.html", build_context(stats))
+        rendered = time.perf_counter() - started
+        events = len(stats["events"])
+        lines.append(
+            f"| {events} | {peak / 1e6:.1f} MB | {peak / events * 1000 / 1e6:.2f} MB | "
+            f"{size / 1e6:.2f} MB | {size / events * 1000 / 1e3:.0f} kB | {analysed * 1e3:.0f} ms | {rendered * 1e3:.0f} ms |"
+        )
+    return [*lines, ""]
+
+
+def bench_scaling(quick: bool) -> list[str]:
+    signal = Signal()
+    signal.connect(noop, weak=False)
+    lines = [
+        "#### Scaling: one recording of N dispatches (recording + to_dict with detectors)",
+        "",
+        "| dispatches | default caps: per dispatch | every event stored: per dispatch | stored events |",
+        "| ---: | ---: | ---: | ---: |",
+    ]
+    sizes = (1000, 10_000, 100_000) if not quick else (1000,)
+    for count in sizes:
+        row = [f"{count:,}"]
+        stored = 0
+        for config in ({}, ALL_STORED):
+            gc.collect()
+            started = time.perf_counter()
+            with signals_panel.record(config) as recording:
+                for n in range(count):
+                    signal.send(sender=Item, n=n)
+            recording.to_dict()
+            row.append(f"{(time.perf_counter() - started) / count * 1e6:.2f} µs")
+            stored = len(recording.events)
+        lines.append("| " + " | ".join([*row, f"{stored:,}"]) + " |")
+    return [*lines, ""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    number, rounds = (50, 2) if quick else (20_000, 7)
+    lines = [
+        f"Python {platform.python_version()}, Django {django.get_version()}, "
+        f"django-debug-toolbar {debug_toolbar.VERSION}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; medians of {rounds} alternating rounds.",
+        "",
+    ]
+    lines += bench_send(quick, number, rounds)
+    lines += bench_save(quick, number // 10, rounds)
+    lines += bench_request(quick, rounds if quick else 9)
+    lines += bench_asend(quick, number // 10, rounds)
+    lines += bench_sizes(quick)
+    lines += bench_scaling(quick)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
