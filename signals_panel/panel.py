@@ -22,14 +22,10 @@ from .describe import signal_names
 from .detectors import Finding
 from .instrumentation import connected_receivers, install
 from .recorder import Recording
+from .timeline import render_rows, timeline_rows
 
 logger = logging.getLogger("signals_panel")
 LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
-INDENT_PX = 16
-MAX_INDENT_DEPTH = 40
-# Runs of at least this many sibling dispatches of one signal and sender,
-# with no children and nothing flagged, collapse into one "xN" row.
-GROUP_MIN = 5
 
 
 class SignalTimelinePanel(Panel):
@@ -147,7 +143,7 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
     ]
     return {
         "findings": stats.get("findings", []),
-        "rows": list(timeline_rows(events, span)),
+        "rows_html": render_rows(list(timeline_rows(events, span))),
         "signals": stats.get("signals", []),
         "summary": summary,
         "limits": stats.get("limits", {}),
@@ -156,117 +152,3 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
         "sender_choices": sorted({e["sender"] for e in events}),
         "recorded": bool(stats),
     }
-
-
-def timeline_rows(
-    events: list[dict[str, Any]], span: float
-) -> Iterator[dict[str, Any]]:
-    """Events depth-first (children under their parent, by start time), each
-    with its indent and bar; floods of identical leaves get a group row first.
-
-    Iterative, because a save chain can be thousands of levels deep.
-    """
-    children: dict[int | None, list[dict[str, Any]]] = {}
-    known = {event["id"] for event in events}
-    for event in events:
-        parent = event["parent"] if event["parent"] in known else None
-        children.setdefault(parent, []).append(event)
-    stack: list[list[dict[str, Any]]] = [
-        list(reversed(_grouped(children.get(None, []), children)))
-    ]
-    while stack:
-        if not stack[-1]:
-            stack.pop()
-            continue
-        item = stack[-1].pop()
-        if "members" in item:
-            yield {**item, "indent": _indent(item["depth"])}
-            continue
-        event = item
-        kids = children.get(event["id"], [])
-        yield _row(event, span, has_children=bool(kids))
-        if kids:
-            stack.append(list(reversed(_grouped(kids, children))))
-
-
-def _row(event: dict[str, Any], span: float, has_children: bool) -> dict[str, Any]:
-    receivers = [
-        {
-            **call,
-            "short_name": call["name"].rsplit(".", 1)[-1],
-            **_bar(call["start_ms"], call["duration_ms"], span),
-        }
-        for call in event["receivers"]
-    ]
-    search = " ".join(
-        [
-            event["signal"],
-            event["sender"],
-            *(f"{key}={value}" for key, value in event["kwargs"].items()),
-            *(call["name"] for call in event["receivers"]),
-            event.get("sent_from") or "",
-        ]
-    ).lower()
-    return {
-        **event,
-        "receivers": receivers,
-        "indent": _indent(event["depth"]),
-        "has_children": has_children,
-        "queries": sum(call["queries"] for call in event["receivers"]),
-        "search": search,
-        **_bar(event["start_ms"], event["duration_ms"], span),
-    }
-
-
-def _grouped(
-    siblings: list[dict[str, Any]], children: dict[int | None, list[dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """Siblings in order, each run of identical plain leaves preceded by a group."""
-    items: list[dict[str, Any]] = []
-    run: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if len(run) >= GROUP_MIN:
-            first = run[0]
-            group_id = f"g{first['id']}"
-            items.append(
-                {
-                    "members": len(run),
-                    "group": group_id,
-                    "signal_name": first["signal_name"],
-                    "signal": first["signal"],
-                    "sender": first["sender"],
-                    "depth": first["depth"],
-                    "duration_ms": sum(event["duration_ms"] for event in run),
-                }
-            )
-            items.extend({**event, "member_of": group_id} for event in run)
-        else:
-            items.extend(run)
-        run.clear()
-
-    for event in siblings:
-        plain = not event["flags"] and not children.get(event["id"])
-        if run and not (
-            plain
-            and event["signal"] == run[0]["signal"]
-            and event["sender"] == run[0]["sender"]
-        ):
-            flush()
-        if plain:
-            run.append(event)
-        else:
-            items.append(event)
-    flush()
-    return items
-
-
-def _indent(depth: int) -> int:
-    return min(depth, MAX_INDENT_DEPTH) * INDENT_PX
-
-
-def _bar(start_ms: float, duration_ms: float, span: float) -> dict[str, float]:
-    """Where a bar sits in the request's time axis, in percent."""
-    left = min(max(start_ms / span * 100, 0.0), 100.0)
-    width = min(max(duration_ms / span * 100, 0.3), 100.0 - left)
-    return {"bar_left": round(left, 2), "bar_width": round(max(width, 0.0), 2)}
