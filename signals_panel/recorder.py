@@ -13,6 +13,7 @@ import contextvars
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -242,7 +243,9 @@ class Recorder:
         self.rows: dict[tuple[str, str], SummaryRow] = {}
         # Lookups by identity for the hot "nobody listens" path; cleared at
         # stop so no sender object outlives the recording.
-        self._rows_by_identity: dict[tuple[int, Any], SummaryRow | None] = {}
+        self._rows_by_identity: dict[
+            tuple[int, int], tuple[weakref.ref[Any], weakref.ref[Any] | None, Any]
+        ] = {}
         self.dispatches = 0
         # Time in dispatches not sent from inside a receiver: the wall time
         # signals added to the request, without counting nested ones twice.
@@ -267,12 +270,17 @@ class Recorder:
 
     def row_for(self, signal: Signal, sender: Any) -> SummaryRow | None:
         """The summary row of (signal, sender), or None if it is ignored."""
-        try:
-            key = (id(signal), sender)
-            if key in self._rows_by_identity:
-                return self._rows_by_identity[key]
-        except TypeError:  # unhashable sender
-            key = None
+        key = (id(signal), id(sender))
+        cached = self._rows_by_identity.get(key)
+        if cached is not None:
+            signal_ref, sender_ref, cached_row = cached
+            # Ids are reused once an object is gone: check it is still them.
+            if signal_ref() is signal and (
+                sender_ref is None
+                if sender is None
+                else sender_ref is not None and sender_ref() is sender
+            ):
+                return cached_row
         signal_label, signal_name = signal_names.name(signal)
         sender_label = describe_sender(sender)
         row: SummaryRow | None
@@ -285,10 +293,14 @@ class Recorder:
             if row is None:
                 row = SummaryRow(signal_label, signal_name, sender_label)
                 self.rows[(signal_label, sender_label)] = row
-        if key is not None and len(self._rows_by_identity) < 10_000:
-            # Holding the signal keeps id(signal) unique while cached.
-            self._rows_by_identity[key] = row
-            self._rows_by_identity[(id(signal), signal)] = None
+        if len(self._rows_by_identity) < 10_000:
+            # Weak references only: a recording keeps no sender alive.
+            with contextlib.suppress(TypeError):
+                self._rows_by_identity[key] = (
+                    weakref.ref(signal),
+                    None if sender is None else weakref.ref(sender),
+                    row,
+                )
         return row
 
     def count_silent(

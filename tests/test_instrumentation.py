@@ -323,3 +323,22 @@ def test_has_listeners_is_unchanged_while_recording() -> None:
         assert signal.has_listeners() is False
         signal.connect(second)
         assert signal.has_listeners() is True
+
+
+@override_settings(DEBUG=False)
+def test_a_recording_keeps_no_sender_alive() -> None:
+    signal = Signal(use_caching=True)
+    signal.connect(second)
+
+    class Sender:
+        pass
+
+    reference = weakref.ref(Sender)
+    with signals_panel.record() as recording:
+        signal.send(sender=Sender)
+        del Sender
+        gc.collect()
+        assert reference() is None
+    assert recording.events[0].sender == (
+        "tests.test_instrumentation.test_a_recording_keeps_no_sender_alive.<locals>.Sender"
+    )
