@@ -82,13 +82,17 @@ def configurations(quick: bool) -> list[tuple[str, Callable[[], Any]]]:
     return [
         ("plain Django", plain_django),
         ("installed, not recording", contextlib.nullcontext),
+        ("recording, default settings", signals_panel.record),
         (
-            "recording, no send site",
+            "every dispatch stored, no send site",
             lambda: signals_panel.record({**ALL_STORED, "CAPTURE_SEND_SITE": False}),
         ),
-        ("recording, send site (default)", lambda: signals_panel.record(ALL_STORED)),
         (
-            "recording, full stacks (20 frames)",
+            "every dispatch stored, send site (default)",
+            lambda: signals_panel.record(ALL_STORED),
+        ),
+        (
+            "every dispatch stored, full stacks (20 frames)",
             lambda: signals_panel.record({**ALL_STORED, "STACK_DEPTH": 20}),
         ),
     ]

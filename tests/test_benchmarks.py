@@ -1,0 +1,32 @@
+"""The benchmark script keeps working (a smoke run; no timing is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_benchmarks_run_and_print_every_table() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for title in (
+        "(a) Signal.send, 0 receivers",
+        "(b) Model.save()",
+        "(c) A request with the toolbar on",
+        "(d) asend",
+        "Memory, stats size and panel render time",
+        "Scaling",
+    ):
+        assert title in result.stdout
+    assert "| plain Django |" in result.stdout
