@@ -212,7 +212,9 @@ def _culprit(link: _Link) -> dict[str, Any] | None:
 
 
 def _row_label(event: dict[str, Any]) -> str:
-    target = event["target"]
+    target = event.get("target")
+    if not target:  # a dispatch about no row, e.g. a custom signal in the chain
+        return str(event["sender"])
     if target.get("pk") is None:
         return f"an unsaved {target['model']}"
     return f"{target['model']} pk={target['pk']}"

@@ -526,3 +526,24 @@ def test_logging_findings_can_be_turned_off(
         with connected(post_save, stamp_body_after_create, sender=BlogPost):
             client.get("/posts/create/")
     assert [r for r in caplog.records if r.name == "signals_panel"] == []
+
+
+def test_a_cycle_through_a_custom_signal_names_every_step() -> None:
+    def announce(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        order_paid.send(sender=BlogPost, post_id=instance.pk)
+
+    def touch_post(sender: Any, post_id: int, **kwargs: Any) -> None:
+        post = BlogPost.objects.get(pk=post_id)
+        if not post.body:
+            post.body = "paid"
+            post.save()
+
+    with (
+        connected(post_save, announce, sender=BlogPost),
+        connected(order_paid, touch_post),
+    ):
+        with signals_panel.record() as recording:
+            BlogPost.objects.create(title="x")
+    finding = only(recording.findings, "recursive_save")
+    assert finding.chain[0].startswith("post_save testapp.BlogPost pk=")
+    assert "order_paid testapp.BlogPost" in finding.chain
