@@ -397,3 +397,16 @@ def test_a_request_ending_in_recursion_error_shows_the_chain_on_the_error_page()
     assert chain[1].startswith("tests.test_panel.saves_itself (tests/test_panel.py:")
     assert chain[2].startswith("save() at tests/test_panel.py:")
     assert finding.select_one(".djsp-chain").get_text().endswith("→ …")
+
+
+def test_the_signal_time_is_sent_as_server_timing(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    with connected(order_paid, noop):
+        page = toolbar_get("/pay/")
+    header = page.response.headers["Server-Timing"]
+    entry = next(part for part in header.split(", ") if part.startswith(f"{PANEL_ID}_"))
+    name, duration, description = entry.split(";")
+    assert name == f"{PANEL_ID}_signals"
+    assert description == 'desc="Signal dispatches"'
+    assert float(duration.removeprefix("dur=")) >= 0
