@@ -451,35 +451,39 @@ def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
     for (robust, name, where), failures in grouped.items():
         event, error = failures[0]
         times = f" ({len(failures)} times)" if len(failures) > 1 else ""
+        said = f"{event['signal_name']} receiver {name} raised {error}{times}"
         if robust:
-            yield Finding(
-                "swallowed_error",
-                "warning",
-                f"{event['signal_name']} receiver {name} raised {error}{times}, "
-                f"and {event['method']}() swallowed it: Django only logged it.",
-                "Fix the receiver, or handle its failure explicitly: check the "
-                "(receiver, response) pairs send_robust() returns for exceptions.",
-                [e["id"] for e, _ in failures],
-                name,
-                where,
-                count=len(failures),
-                sites=_unique(e.get("sent_from") for e, _ in failures),
+            kind, severity, advice = "swallowed_error", "warning", SWALLOWED_ADVICE
+            message = (
+                f"{said}, and {event['method']}() swallowed it: Django only logged it."
             )
         else:
-            yield Finding(
-                "receiver_error",
-                "error",
-                f"{event['signal_name']} receiver {name} raised {error}{times}; "
-                f"the exception propagated out of {event['method']}() and the "
-                "receivers after it did not run.",
-                "Fix the receiver, or catch what it may raise inside it; use "
-                "send_robust() only where a failing receiver must not stop the sender.",
-                [e["id"] for e, _ in failures],
-                name,
-                where,
-                count=len(failures),
-                sites=_unique(e.get("sent_from") for e, _ in failures),
+            kind, severity, advice = "receiver_error", "error", RAISED_ADVICE
+            message = (
+                f"{said}; the exception propagated out of {event['method']}() and "
+                "the receivers after it did not run."
             )
+        yield Finding(
+            kind,
+            severity,
+            message,
+            advice,
+            [e["id"] for e, _ in failures],
+            name,
+            where,
+            count=len(failures),
+            sites=_unique(e.get("sent_from") for e, _ in failures),
+        )
+
+
+SWALLOWED_ADVICE = (
+    "Fix the receiver, or handle its failure explicitly: check the "
+    "(receiver, response) pairs send_robust() returns for exceptions."
+)
+RAISED_ADVICE = (
+    "Fix the receiver, or catch what it may raise inside it; use send_robust() "
+    "only where a failing receiver must not stop the sender."
+)
 
 
 # ---------------------------------------------------------------------------

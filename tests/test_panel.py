@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +16,7 @@ from django.test import AsyncClient, Client, override_settings
 
 from tests.testapp.models import BlogPost
 from tests.testapp.signals import order_paid
-from tests.toolbar import PANEL_ID, ToolbarPage, connected, toolbar_soup
+from tests.toolbar import PANEL_ID, ToolbarPage, connected, run_pytest, toolbar_soup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -273,31 +271,15 @@ def test_a_page_without_the_toolbar_records_nothing(client: Client) -> None:
 )
 def test_the_panel_tests_pass_with_the_database_store() -> None:
     """The toolbar picks its store at startup: run this module again with it."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--ds",
-            "tests.settings_dbstore",
-            # The DatabaseStore's get_or_create from two request threads at
-            # once deadlocks SQLite's file lock, and the store does sync ORM
-            # work in async requests (SynchronousOnlyOperation): not ours.
-            "-k",
-            "not concurrent and not asgi",
-            __file__,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_dbstore"},
-        check=False,
+    run_pytest(
+        "tests.settings_dbstore",
+        # The DatabaseStore's get_or_create from two request threads at once
+        # deadlocks SQLite's file lock, and the store does sync ORM work in
+        # async requests (SynchronousOnlyOperation): neither is ours.
+        "-k",
+        "not concurrent and not asgi",
+        __file__,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout
 
 
 def test_concurrent_asgi_requests_each_show_only_their_own_dispatches() -> None:

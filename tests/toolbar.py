@@ -75,3 +75,33 @@ class ToolbarPage:
         )
         assert small is not None
         return " ".join(small.get_text(" ").split())
+
+
+def run_pytest(settings: str, *args: str, cwd: str | None = None) -> None:
+    """Run pytest in a subprocess with other Django settings (one per process),
+    and fail with its output unless it passed."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--ds",
+            settings,
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": settings},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1]
