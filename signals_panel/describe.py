@@ -21,6 +21,7 @@ import pathlib
 import re
 import sys
 import sysconfig
+import threading
 import types
 import uuid
 import weakref
@@ -495,31 +496,37 @@ class SignalNames:
             weakref.WeakKeyDictionary()
         )
         self._scanned_modules = -1
+        # Requests in several threads may ask at once: one scan at a time, and
+        # a signal is only called anonymous once a finished scan missed it.
+        self._lock = threading.Lock()
 
     def name(self, signal: Signal) -> tuple[str, str]:
         """``(dotted_name, short_name)`` of ``signal``."""
         found = self._names.get(signal)
-        if found is None and len(sys.modules) != self._scanned_modules:
-            self._scan()
+        if found is not None:
+            return found
+        with self._lock:
             found = self._names.get(signal)
+            if found is None and len(sys.modules) != self._scanned_modules:
+                self._scan()
+                found = self._names.get(signal)
         if found is None:
+            # Not module-level (or not imported yet): a label, not cached, so
+            # a later scan can still find its name.
             found = (f"{_type_name(type(signal))} at {hex(id(signal))}", "signal")
-            self._names[signal] = found
         return found
 
     def all_signals(self) -> list[tuple[str, str, Signal]]:
         """Every module-level signal of the loaded modules, by dotted name."""
-        if len(sys.modules) != self._scanned_modules:
-            self._scan()
-        found = [(name, short, signal) for signal, (name, short) in self._names.items()]
-        return sorted(
-            (entry for entry in found if " at 0x" not in entry[0]), key=lambda e: e[0]
-        )
+        with self._lock:
+            if len(sys.modules) != self._scanned_modules:
+                self._scan()
+            found = [(name, short, sig) for sig, (name, short) in self._names.items()]
+        return sorted(found, key=lambda entry: entry[0])
 
     def _scan(self) -> None:
         candidates: dict[Signal, list[tuple[str, str]]] = {}
         modules = list(sys.modules.items())
-        self._scanned_modules = len(sys.modules)
         for module_name, module in modules:
             namespace = getattr(module, "__dict__", None)
             if not isinstance(namespace, dict):
@@ -533,6 +540,7 @@ class SignalNames:
                 continue
             module_name, attribute = min(places, key=_definition_rank)
             self._names[signal] = (f"{module_name}.{attribute}", attribute)
+        self._scanned_modules = len(modules)
 
 
 def _definition_rank(place: tuple[str, str]) -> tuple[int, int, str]:
