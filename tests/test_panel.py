@@ -266,8 +266,8 @@ def test_a_page_without_the_toolbar_records_nothing(client: Client) -> None:
 
 
 @pytest.mark.skipif(
-    os.environ.get("DJANGO_SETTINGS_MODULE") == "tests.settings_dbstore",
-    reason="already running with the DatabaseStore",
+    os.environ.get("DJANGO_SETTINGS_MODULE", "tests.settings") != "tests.settings",
+    reason="already running with another store",
 )
 def test_the_panel_tests_pass_with_the_database_store() -> None:
     """The toolbar picks its store at startup: run this module again with it."""
@@ -392,3 +392,11 @@ def test_the_signal_time_is_sent_as_server_timing(
     assert name == f"{PANEL_ID}_signals"
     assert description == 'desc="Signal dispatches"'
     assert float(duration.removeprefix("dur=")) >= 0
+
+
+@pytest.mark.skipif(
+    os.environ.get("DJANGO_SETTINGS_MODULE", "tests.settings") != "tests.settings",
+    reason="already running with another store",
+)
+def test_the_panel_tests_pass_with_the_cache_store() -> None:
+    run_pytest("tests.settings_cachestore", __file__)
