@@ -1,4 +1,4 @@
-"""What a recording holds: the seed note's cases, nesting, async, caps, safety."""
+"""What a recording holds: the basic model signals, nesting, async, caps, safety."""
 
 from __future__ import annotations
 

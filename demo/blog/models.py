@@ -1,4 +1,4 @@
-"""The demo's models: the seed note's users and posts, plus one small model per
+"""The demo's models: users and blog posts with likes, plus one small model per
 trap, so each scenario shows exactly one thing."""
 
 from django.conf import settings
@@ -38,7 +38,7 @@ class Profile(models.Model):
 
 
 class Subscriber(models.Model):
-    """The seed note's 'guard with created, then save again' pattern."""
+    """The classic 'guard with created, then save again' pattern."""
 
     email = models.EmailField()
     welcomed = models.BooleanField(default=False)

@@ -84,7 +84,7 @@ def comment_removed(sender, instance, **kwargs):
     logger.info("comment %s removed", instance.pk)
 
 
-# -- the seed note's double save ------------------------------------------------
+# -- the classic double save -----------------------------------------------------
 
 
 @receiver(post_save, sender=Subscriber)

@@ -42,7 +42,7 @@ SCENARIOS = [
     ),
     Scenario(
         "double_save",
-        "Subscribe (the seed note's double save)",
+        "Subscribe (the classic double save)",
         "A post_save receiver guarded by created sets a flag and calls save() again.",
         "A double_save warning naming welcome_subscriber and the line of its save().",
     ),
