@@ -11,6 +11,7 @@ urlpatterns = [
     path("posts/create-async/", views.create_post_async, name="create_post_async"),
     path("posts/<int:pk>/like/", views.like_post, name="like_post"),
     path("custom/async/", views.custom_async, name="custom_async"),
+    path("probe/async/", views.probe_async, name="probe_async"),
     # Not debug_toolbar_urls(): it returns nothing while tests run.
     path("__debug__/", include("debug_toolbar.urls")),
 ]

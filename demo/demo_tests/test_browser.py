@@ -83,8 +83,16 @@ def run_scenario(page: Any, name: str) -> None:
 
 
 def open_panel(page: Any) -> Any:
-    page.click("#djdt-SignalTimelinePanel a")
+    """Open the panel; a click that lands while the toolbar is still
+    re-rendering (after a History switch) is repeated."""
     panel = page.locator(f"{PANEL} [data-djsp-root]")
+    for _attempt in range(3):
+        page.click("#djdt-SignalTimelinePanel a")
+        try:
+            panel.wait_for(state="visible", timeout=10_000)
+            return panel
+        except Exception:
+            page.wait_for_load_state("networkidle")
     panel.wait_for(state="visible")
     return panel
 
@@ -191,7 +199,9 @@ def test_the_history_panel_switches_to_a_fetch_request(page: Any) -> None:
     page.wait_for_selector("#fetch-result:has-text('like')")
     page.click("#djdt-HistoryPanel a")
     history = page.locator("#HistoryPanel")
-    history.locator("tr:has-text('/api/like/') button.switchHistory").first.click()
+    with page.expect_response(lambda response: "history_sidebar" in response.url):
+        history.locator("tr:has-text('/api/like/') button.switchHistory").first.click()
+    page.wait_for_load_state("networkidle")
     panel = open_panel(page)
     signals = panel.locator("tr.djsp-event .djsp-signal").all_inner_texts()
     assert signals == ["m2m_changed", "m2m_changed"]

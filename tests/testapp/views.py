@@ -2,7 +2,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from tests.testapp.models import BlogPost
-from tests.testapp.signals import order_paid
+from tests.testapp.signals import order_paid, probe
 
 PAGE = "<html><head><title>t</title></head><body><p>{}</p></body></html>"
 
@@ -44,6 +44,11 @@ def like_post(request: HttpRequest, pk: int) -> HttpResponse:
     post = get_object_or_404(BlogPost, pk=pk)
     post.liked.add(request.GET["user"])
     return HttpResponse(PAGE.format(post.pk))
+
+
+async def probe_async(request: HttpRequest) -> HttpResponse:
+    await probe.asend(sender=None, amount=request.GET.get("amount", "1"))
+    return HttpResponse(PAGE.format("probed"))
 
 
 async def custom_async(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,8 @@
+"""ASGI entry point of the test project, for the uvicorn load test."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+application = get_asgi_application()
