@@ -113,7 +113,9 @@ def uvicorn_server() -> Iterator[str]:
                 urllib.request.urlopen(f"{url}/probe/async/", timeout=2).read()
                 break
             except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
+                if process.poll() is not None:
+                    pytest.fail(f"uvicorn exited with {process.returncode}")
+                if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         yield url
