@@ -98,6 +98,20 @@ def configurations(quick: bool) -> list[tuple[str, Callable[[], Any]]]:
     ]
 
 
+def medians(
+    configs: list[tuple[str, Callable[[], Any]]],
+    seconds_per_op: Callable[[Callable[[], Any]], float],
+    rounds: int,
+) -> dict[str, float]:
+    """Median of ``seconds_per_op(make)`` for each configuration, alternating."""
+    samples: dict[str, list[float]] = {name: [] for name, _ in configs}
+    for _ in range(rounds):
+        for name, make in configs:
+            gc.collect()
+            samples[name].append(seconds_per_op(make))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def per_op(
     configs: list[tuple[str, Callable[[], Any]]],
     op: Callable[[], Any],
@@ -105,16 +119,15 @@ def per_op(
     rounds: int,
 ) -> dict[str, float]:
     """Median seconds per call of ``op`` under each configuration."""
-    samples: dict[str, list[float]] = {name: [] for name, _ in configs}
-    for _ in range(rounds):
-        for name, make in configs:
-            gc.collect()
-            with make():
-                started = time.perf_counter()
-                for _ in range(number):
-                    op()
-                samples[name].append((time.perf_counter() - started) / number)
-    return {name: statistics.median(values) for name, values in samples.items()}
+
+    def run(make: Callable[[], Any]) -> float:
+        with make():
+            started = time.perf_counter()
+            for _ in range(number):
+                op()
+            return (time.perf_counter() - started) / number
+
+    return medians(configs, run, rounds)
 
 
 def per_op_async(
@@ -123,7 +136,7 @@ def per_op_async(
     number: int,
     rounds: int,
 ) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name, _ in configs}
+    """The same for a coroutine function, each round in a fresh event loop."""
 
     async def run(make: Callable[[], Any]) -> float:
         with make():
@@ -132,11 +145,7 @@ def per_op_async(
                 await op()
             return (time.perf_counter() - started) / number
 
-    for _ in range(rounds):
-        for name, make in configs:
-            gc.collect()
-            samples[name].append(asyncio.run(run(make)))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return medians(configs, lambda make: asyncio.run(run(make)), rounds)
 
 
 def table(title: str, results: dict[str, float], dispatches_per_op: float) -> list[str]:

@@ -403,24 +403,9 @@ _callable_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None]] = (
 
 
 def describe_receiver(func: Any) -> tuple[str, str | None, str]:
-    """``(module.qualname, "path:line", kind)``, cached per function."""
-    key = getattr(func, "__func__", func)
-    try:
-        cached = _receiver_cache.get(key)
-    except TypeError:
-        cached = None
-    if cached is not None:
-        return cached
+    """``(module.qualname, "path:line", kind)`` of a receiver."""
     name, where = describe_callable(func)
-    result = (name, where, receiver_kind(func))
-    with contextlib.suppress(TypeError):
-        _receiver_cache[key] = result
-    return result
-
-
-_receiver_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None, str]] = (
-    weakref.WeakKeyDictionary()
-)
+    return name, where, receiver_kind(func)
 
 
 def describe_callable(func: Any) -> tuple[str, str | None]:

@@ -576,6 +576,8 @@ class Recording:
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.recorder = Recorder(config)
         self._token: contextvars.Token[Scope | None] | None = None
+        # Computed once the recording has stopped: nothing changes after that.
+        self._findings: list[Finding] | None = None
 
     @property
     def events(self) -> list[Event]:
@@ -599,7 +601,12 @@ class Recording:
     @property
     def findings(self) -> list[Finding]:
         """The hazards found in what was recorded, most severe first."""
-        return [Finding.from_dict(data) for data in self.to_dict()["findings"]]
+        if self._findings is not None:
+            return list(self._findings)
+        findings = [Finding.from_dict(data) for data in self.to_dict()["findings"]]
+        if not self.recorder.active:
+            self._findings = findings
+        return list(findings)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready stats with findings, as the panel stores them."""
@@ -619,6 +626,7 @@ class Recording:
         from .instrumentation import install
 
         install()
+        self._findings = None
         self.recorder.start()
         self._token = current_scope.set(Scope(self.recorder))
 
