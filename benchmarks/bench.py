@@ -5,7 +5,10 @@
 
 Every configuration is measured alternately, several rounds, and reported by
 its median, so that the machine's noise hits all of them alike. "Plain Django"
-puts Django's original dispatcher methods back for the duration of its turn.
+is Django with no recording running anywhere: the package patches nothing
+then, so it is also what "installed, not recording" costs. "Not recording,
+while another thread records" is the patched dispatcher seen from a context
+that does not record (a request without the toolbar on a busy dev server).
 """
 
 from __future__ import annotations
@@ -33,14 +36,13 @@ django.setup()
 
 import debug_toolbar  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db.models.query import QuerySet  # noqa: E402
 from django.db.models.signals import post_init, post_save, pre_save  # noqa: E402
 from django.dispatch import Signal  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
 import signals_panel  # noqa: E402
 from benchmarks.benchapp.models import Item  # noqa: E402
-from signals_panel.instrumentation import ASEND_METHODS, BULK_OPERATIONS, SEND_METHODS  # noqa: E402
+from signals_panel.instrumentation import acquire, is_installed, release  # noqa: E402
 from signals_panel.panel import build_context  # noqa: E402
 
 ALL_STORED = {"MAX_EVENTS": 10**7, "MAX_EVENTS_PER_SENDER": 10**7}
@@ -60,29 +62,30 @@ async def async_noop(sender: Any, **kwargs: Any) -> None:
 
 @contextlib.contextmanager
 def plain_django() -> Iterator[None]:
-    """Django's own dispatcher and QuerySet methods, for one measurement."""
-    patched = {
-        (cls, name): getattr(cls, name)
-        for cls, names in (
-            (Signal, (*SEND_METHODS, *ASEND_METHODS, "_live_receivers")),
-            (QuerySet, BULK_OPERATIONS),
-        )
-        for name in names
-    }
-    for (cls, name), method in patched.items():
-        setattr(cls, name, method.__wrapped__)
+    """Django with nothing patched: no recording runs anywhere in the process."""
+    assert not is_installed(), "a recording is still running"
+    yield
+
+
+@contextlib.contextmanager
+def another_thread_records() -> Iterator[None]:
+    """The patches in place (some other thread records), none in this context."""
+    acquire()
     try:
         yield
     finally:
-        for (cls, name), method in patched.items():
-            setattr(cls, name, method)
+        release()
 
 
 def configurations(quick: bool) -> list[tuple[str, Callable[[], Any]]]:
     return [
         ("plain Django", plain_django),
-        ("installed, not recording", contextlib.nullcontext),
+        ("not recording, while another thread records", another_thread_records),
         ("recording, default settings", signals_panel.record),
+        (
+            "recording, no send site",
+            lambda: signals_panel.record({"CAPTURE_SEND_SITE": False}),
+        ),
         (
             "every dispatch stored, no send site",
             lambda: signals_panel.record({**ALL_STORED, "CAPTURE_SEND_SITE": False}),

@@ -10,6 +10,3 @@ class SignalsPanelConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
-        from .instrumentation import install
-
-        install()

@@ -10,7 +10,6 @@ secret.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import decimal
 import enum
@@ -211,15 +210,25 @@ def describe_instance(instance: Model) -> str:
     return f"{label} pk={cut(str(pk), 40)}"
 
 
+def model_labels(model: Any) -> tuple[str, str]:
+    """``(label, concrete model's label)`` of a model class, cached."""
+    meta = model._meta
+    labels: tuple[str, str] | None = _cached(_label_cache, meta)
+    if labels is None:
+        labels = (meta.label, meta.concrete_model._meta.label)
+        _remember(_label_cache, meta, labels)
+    return labels
+
+
 def describe_target(instance: Any) -> dict[str, str | None] | None:
     """The row a model signal is about, for display and for detectors."""
     if not issubclass(type(instance), Model):
         return None
-    meta = type(instance)._meta
+    labels = model_labels(type(instance))
     pk = instance.pk
     target: dict[str, str | None] = {
-        "model": meta.label,
-        "concrete_model": meta.concrete_model._meta.label,
+        "model": labels[0],
+        "concrete_model": labels[1],
         "pk": None if pk is None else cut(str(pk), 40),
         "db": instance._state.db,
         # Ties pre_save of an unsaved object to its post_save (pk None then).
@@ -272,6 +281,11 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(os.path.normcase(os.path.realpath(p)) + os.sep for p in prefixes)
 
 
+# A frame's code and last instruction offset: what a recording keeps of a
+# call site (the line number is worked out when it is formatted).
+Site = tuple[types.CodeType, int]
+
+
 class CodeLocator:
     """Turns code objects into short ``path:line`` strings, with caches.
 
@@ -283,8 +297,12 @@ class CodeLocator:
     def __init__(self) -> None:
         self._prefixes: tuple[str, ...] | None = None
         self._roots: tuple[str, ...] | None = None
-        self._code_info: dict[types.CodeType, tuple[bool, str]] = {}
-        self._library_codes: set[types.CodeType] = set()
+        # Keyed by id(): hashing a code object hashes its constants, nested
+        # code objects included, on every lookup. Each entry holds its code
+        # object, so the id cannot be reused by another while cached.
+        self._code_info: dict[int, tuple[types.CodeType, bool, str]] = {}
+        self._library_codes: dict[int, types.CodeType] = {}
+        self._formatted: dict[tuple[int, int], tuple[types.CodeType, str]] = {}
 
     def _setup(self) -> None:
         from django.conf import settings
@@ -301,21 +319,21 @@ class CodeLocator:
 
     def info(self, code: types.CodeType) -> tuple[bool, str]:
         """``(is_library, short_path)`` for a code object."""
-        cached = self._code_info.get(code)
-        if cached is not None:
-            return cached
+        cached = self._code_info.get(id(code))
+        if cached is not None and cached[0] is code:
+            return cached[1], cached[2]
         if self._prefixes is None:
             self._setup()
         filename = code.co_filename
         real = os.path.normcase(os.path.realpath(filename))
         assert self._prefixes is not None and self._roots is not None
         is_library = filename.startswith("<") or real.startswith(self._prefixes)
-        cached = (is_library, self.short_path(real))
+        path = self.short_path(real)
         if len(self._code_info) < 50_000:
-            self._code_info[code] = cached
+            self._code_info[id(code)] = (code, is_library, path)
             if is_library:
-                self._library_codes.add(code)
-        return cached
+                self._library_codes[id(code)] = code
+        return is_library, path
 
     def short_path(self, path: str) -> str:
         if self._roots is None:
@@ -330,14 +348,15 @@ class CodeLocator:
                 return path[len(root) :].replace(os.sep, "/")
         return path.replace(os.sep, "/")
 
-    def send_site(self, frame: types.FrameType | None, depth: int = 1) -> list[str]:
-        """The ``depth`` innermost non-library frames as ``path:line in func``.
+    def frames(self, frame: types.FrameType | None, depth: int = 1) -> list[Site]:
+        """The ``depth`` innermost non-library frames, as ``(code, line)``.
 
         Sync code run by ``sync_to_async`` (``await Post.objects.acreate()``)
         has no caller frames in its worker thread: the walk goes on in the
-        coroutine that awaits it.
+        coroutine that awaits it. Formatting waits for ``format()``: a
+        recording keeps code objects and line numbers, nothing else.
         """
-        found: list[str] = []
+        found: list[Site] = []
         library = self._library_codes
         frames: Iterator[types.FrameType] | None = None
         # A plain loop, not a generator: this runs for every stored dispatch.
@@ -350,13 +369,37 @@ class CodeLocator:
             if code is _THREAD_HANDLER:
                 frames = iter(_awaiting_frames(frame))
                 continue
-            if code not in library:
-                is_library, path = self.info(code)
-                if not is_library:
-                    found.append(f"{path}:{frame.f_lineno} in {code.co_name}")
+            if library.get(id(code)) is not code and not self.info(code)[0]:
+                found.append((code, frame.f_lasti))
             if frames is None:
                 frame = frame.f_back
         return found
+
+    def format(self, site: Site) -> str:
+        """``path:line in function`` for one frame found by ``frames()``."""
+        code, offset = site
+        key = (id(code), offset)
+        cached = self._formatted.get(key)
+        if cached is not None and cached[0] is code:
+            return cached[1]
+        text = f"{self.info(code)[1]}:{_line_at(code, offset)} in {code.co_name}"
+        if len(self._formatted) < 50_000:
+            self._formatted[key] = (code, text)
+        return text
+
+    def send_site(self, frame: types.FrameType | None, depth: int = 1) -> list[str]:
+        """``frames()``, formatted."""
+        return [self.format(site) for site in self.frames(frame, depth)]
+
+
+def _line_at(code: types.CodeType, offset: int) -> int:
+    """The source line of the instruction at ``offset`` (``frame.f_lasti``)."""
+    line = None
+    for start, end, number in code.co_lines():
+        if start <= offset < end:
+            line = number
+            break
+    return line if line is not None else code.co_firstlineno
 
 
 def _awaiting_frames(handler: types.FrameType) -> list[types.FrameType]:
@@ -397,15 +440,49 @@ locator = CodeLocator()
 # Callables
 
 
-_callable_cache: weakref.WeakKeyDictionary[Any, tuple[str, str | None]] = (
-    weakref.WeakKeyDictionary()
-)
+# id(callable) -> (weak reference to it, description). Keyed by id, not by
+# the object: a callable object's own __eq__/__hash__ must not be called,
+# and a WeakKeyDictionary lookup makes a new weak reference every time.
+_callable_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str | None]]] = {}
+_receiver_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str | None, str]]] = {}
+# id(model Options) -> (weak reference, (label, concrete model's label)).
+_label_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str]]] = {}
+MAX_CACHED_CALLABLES = 10_000
+
+
+def _cached(cache: dict[int, Any], key: Any) -> Any:
+    entry = cache.get(id(key))
+    if entry is not None and entry[0]() is key:
+        return entry[1]
+    return None
+
+
+def _remember(cache: dict[int, Any], key: Any, value: Any) -> None:
+    if len(cache) >= MAX_CACHED_CALLABLES:
+        return
+    ident = id(key)
+
+    def forget(_: weakref.ref[Any]) -> None:
+        cache.pop(ident, None)
+
+    try:
+        # The entry goes when the callable does, before its id can be reused.
+        reference = weakref.ref(key, forget)
+    except TypeError:  # not weak-referenceable: described each time
+        return
+    cache[ident] = (reference, value)
 
 
 def describe_receiver(func: Any) -> tuple[str, str | None, str]:
     """``(module.qualname, "path:line", kind)`` of a receiver."""
+    key = getattr(func, "__func__", func)
+    cached = _cached(_receiver_cache, key)
+    if cached is not None and (cached[2] == "method") is (key is not func):
+        return cached
     name, where = describe_callable(func)
-    return name, where, receiver_kind(func)
+    described = (name, where, receiver_kind(func))
+    _remember(_receiver_cache, key, described)
+    return described
 
 
 def describe_callable(func: Any) -> tuple[str, str | None]:
@@ -417,18 +494,14 @@ def describe_callable(func: Any) -> tuple[str, str | None]:
     (``__wrapped__`` is followed for the location).
     """
     key = getattr(func, "__func__", func)
-    try:
-        cached = _callable_cache.get(key)
-    except TypeError:  # not weak-referenceable or unhashable
-        cached = None
+    cached = _cached(_callable_cache, key)
     if cached is not None:
         return cached
     try:
         result = _describe_callable(func)
     except Exception:
         result = (f"<{_type_name(type(func))} object>", None)
-    with contextlib.suppress(TypeError):
-        _callable_cache[key] = result
+    _remember(_callable_cache, key, result)
     return result
 
 

@@ -1,8 +1,11 @@
-"""The one-time patch of Django's dispatcher, and nothing else.
+"""The patch of Django's dispatcher, in place only while something records.
 
 ``Signal.send``, ``send_robust``, ``asend`` and ``asend_robust`` are replaced
-once (``install()``), chaining to whatever was there before. With no recorder
-active in the current context, each costs one ContextVar lookup and a branch.
+when the first recording starts (``acquire()``) and put back when the last one
+stops (``release()``), chaining to whatever was there before. With no
+recording anywhere in the process, Django runs its own methods: nothing is
+added to a dispatch or a query. While some recording runs, a dispatch outside
+it (another thread, another task) costs one ContextVar lookup and a branch.
 
 While a recorder is active, a dispatch leaves a "pending" marker that the
 patched ``Signal._live_receivers`` picks up: Django calls it right after its
@@ -11,7 +14,8 @@ that sees the receivers of this dispatch and can hand back timed wrappers.
 ``has_listeners()`` also calls ``_live_receivers`` but never has a pending
 marker, so query planning (fast deletes, m2m bulk inserts) is untouched.
 Responses are mapped back to the original receivers before they reach the
-caller.
+caller. Dispatches that will not be stored (over a cap, or with nobody
+listening) take a shorter path that only counts and times them.
 
 Django-version differences are confined to this module. All supported
 versions (5.2, 6.0, 6.1) return ``(sync_receivers, async_receivers)`` from
@@ -32,16 +36,15 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from django.apps import apps
-from django.db import connections
+from django.db.backends.utils import CursorWrapper
 from django.db.models.query import QuerySet
 from django.db.models.signals import post_save, pre_save
-from django.db.utils import ConnectionHandler
 from django.dispatch import Signal
 from django.dispatch.dispatcher import NONE_ID
 
 from .describe import describe_callable, describe_exception, describe_sender
 from .exceptions import SignalRecursionError
-from .recorder import Dispatch, Recorder, Scope, current_scope
+from .recorder import Dispatch, Recorder, Scope, SummaryRow, current_scope
 
 MARK = "__signals_panel__"
 SEND_METHODS = ("send", "send_robust")
@@ -57,34 +60,66 @@ _pending: contextvars.ContextVar[Dispatch | None] = contextvars.ContextVar(
 _in_bulk: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "signals_panel_in_bulk", default=False
 )
-_install_lock = threading.Lock()
+_lock = threading.Lock()
+# How many recordings are running, in any thread.
+_users = 0
+# (class, attribute) -> (original, patch) for each patch made.
+_patches: dict[tuple[type, str], tuple[Any, Any]] = {}
 
 
-def install() -> None:
-    """Patch the dispatcher once per process; later calls do nothing."""
-    with _install_lock:
-        if is_installed():
+def acquire() -> None:
+    """A recording starts: make sure the patches are in place."""
+    global _users
+    with _lock:
+        _users += 1
+        if _users == 1:
+            _patch_all()
+
+
+def release() -> None:
+    """A recording stops: the last one out puts Django's methods back."""
+    global _users
+    with _lock:
+        if _users == 0:
             return
-        for method in SEND_METHODS:
-            setattr(Signal, method, _sync_sender(getattr(Signal, method), method))
-        for method in ASEND_METHODS:
-            setattr(Signal, method, _async_sender(getattr(Signal, method), method))
-        Signal._live_receivers = _live_receivers_patch(Signal._live_receivers)
-        for operation in BULK_OPERATIONS:
-            setattr(
-                QuerySet,
-                operation,
-                _bulk_patch(getattr(QuerySet, operation), operation),
-            )
-        ConnectionHandler.create_connection = _create_connection_patch(
-            ConnectionHandler.create_connection
-        )
-        for connection in connections.all(initialized_only=True):
-            _hook_connection(connection)
+        _users -= 1
+        if _users == 0:
+            _unpatch_all()
 
 
 def is_installed() -> bool:
-    return bool(getattr(Signal.send, MARK, False))
+    """True while any patch of this module is in place."""
+    return bool(_patches)
+
+
+def _targets() -> list[tuple[type, str, Callable[[Any, str], Any]]]:
+    return [
+        *((Signal, method, _sync_sender) for method in SEND_METHODS),
+        *((Signal, method, _async_sender) for method in ASEND_METHODS),
+        (Signal, "_live_receivers", _live_receivers_patch),
+        *((QuerySet, operation, _bulk_patch) for operation in BULK_OPERATIONS),
+        (CursorWrapper, "_execute_with_wrappers", _query_patch),
+    ]
+
+
+def _patch_all() -> None:
+    for owner, name, make in _targets():
+        if (owner, name) in _patches:
+            continue  # an earlier patch another library wrapped: still there
+        original = getattr(owner, name)
+        patched = make(original, name)
+        setattr(owner, name, patched)
+        _patches[(owner, name)] = (original, patched)
+
+
+def _unpatch_all() -> None:
+    for (owner, name), (original, patched) in list(_patches.items()):
+        # Put the original back only if ours is still the attribute: if
+        # another library patched on top of it since, removing ours would
+        # remove theirs too. Ours then stays, inert without a recording.
+        if owner.__dict__.get(name) is patched:
+            setattr(owner, name, original)
+            del _patches[(owner, name)]
 
 
 def _mark(patched: Callable[..., Any], original: Callable[..., Any]) -> None:
@@ -97,22 +132,43 @@ def _mark(patched: Callable[..., Any], original: Callable[..., Any]) -> None:
 
 
 def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any]:
+    robust = method == "send_robust"
+
     def send(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
         if scope is None:
             return original(self, sender, **named)
-        dispatch = _begin(scope, self, method, sender, named)
-        if dispatch is None:
+        recorder = scope.recorder
+        # Recorder.begin() and counted() are called from here directly (no
+        # helper): they look up the caller's frame at a fixed depth.
+        try:
+            route = recorder.begin(self, method, sender, named, scope)
+        except SignalRecursionError:
+            raise
+        except Exception:
+            recorder.internal_errors += 1
+            route = None
+        if route is None:
             return original(self, sender, **named)
+        if type(route) is SummaryRow:
+            started = time.perf_counter()
+            try:
+                responses = original(self, sender, **named)
+            except BaseException:
+                recorder.counted(route, scope, started, None, robust, self, named)
+                raise
+            recorder.counted(route, scope, started, responses, robust, self, named)
+            return responses
+        dispatch: Dispatch = route  # type: ignore[assignment]
         token = _pending.set(dispatch)
         try:
             responses = original(self, sender, **named)
         except BaseException as error:
-            _end(scope.recorder, dispatch, error)
+            _end(recorder, dispatch, error)
             raise
         finally:
             _pending.reset(token)
-        _end(scope.recorder, dispatch)
+        _end(recorder, dispatch)
         return _original_receivers(responses, dispatch)
 
     _mark(send, original)
@@ -120,48 +176,45 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
 
 
 def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., Any]:
+    robust = method == "asend_robust"
+
     async def asend(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
         if scope is None:
             return await original(self, sender, **named)
-        dispatch = _begin(scope, self, method, sender, named)
-        if dispatch is None:
+        recorder = scope.recorder
+        try:
+            route = recorder.begin(self, method, sender, named, scope)
+        except SignalRecursionError:
+            raise
+        except Exception:
+            recorder.internal_errors += 1
+            route = None
+        if route is None:
             return await original(self, sender, **named)
+        if type(route) is SummaryRow:
+            started = time.perf_counter()
+            try:
+                responses = await original(self, sender, **named)
+            except BaseException:
+                recorder.counted(route, scope, started, None, robust, self, named)
+                raise
+            recorder.counted(route, scope, started, responses, robust, self, named)
+            return responses
+        dispatch: Dispatch = route  # type: ignore[assignment]
         token = _pending.set(dispatch)
         try:
             responses = await original(self, sender, **named)
         except BaseException as error:
-            _end(scope.recorder, dispatch, error)
+            _end(recorder, dispatch, error)
             raise
         finally:
             _pending.reset(token)
-        _end(scope.recorder, dispatch)
+        _end(recorder, dispatch)
         return _original_receivers(responses, dispatch)
 
     _mark(asend, original)
     return asend
-
-
-def _begin(
-    scope: Scope, signal: Signal, method: str, sender: Any, named: dict[str, Any]
-) -> Dispatch | None:
-    recorder = scope.recorder
-    if not recorder.active:
-        return None
-    try:
-        row = recorder.row_for(signal, sender)
-        if row is None:
-            return None
-        if not signal.receivers and not recorder.list_silent:
-            # Django returns [] before looking at receivers; count it only.
-            recorder.count_silent(row, signal, named, scope)
-            return None
-        return recorder.begin(signal, method, sender, named, scope, row)
-    except SignalRecursionError:
-        raise
-    except Exception:
-        recorder.internal_errors += 1
-        return None
 
 
 def _end(
@@ -186,7 +239,7 @@ def _original_receivers(responses: Any, dispatch: Dispatch) -> Any:
 # Receivers
 
 
-def _live_receivers_patch(original: Callable[..., Any]) -> Callable[..., Any]:
+def _live_receivers_patch(original: Callable[..., Any], _: str) -> Callable[..., Any]:
     def _live_receivers(self: Signal, sender: Any) -> Any:
         result = original(self, sender)
         dispatch = _pending.get()
@@ -342,46 +395,33 @@ class _Scoped:
 # SQL attributed to receivers
 
 
-def _query_hook(
-    execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any
-) -> Any:
-    scope = current_scope.get()
-    if scope is None or scope.call is None:
-        return execute(sql, params, many, context)
-    started = time.perf_counter()
-    try:
-        return execute(sql, params, many, context)
-    finally:
-        elapsed = (time.perf_counter() - started) * 1000
-        # A receiver's count includes what its nested dispatches ran.
-        while scope is not None and scope.call is not None:
-            scope.call.queries += 1
-            scope.call.query_ms += elapsed
-            scope = scope.parent
+def _query_patch(original: Callable[..., Any], _: str) -> Callable[..., Any]:
+    """Count and time the queries a receiver runs, nested ones included.
 
-
-def _create_connection_patch(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Every database connection object gets the query counter when created."""
-
-    def create_connection(self: ConnectionHandler, alias: str) -> Any:
-        connection = original(self, alias)
-        _hook_connection(connection)
-        return connection
-
-    _mark(create_connection, original)
-    return create_connection
-
-
-def _hook_connection(connection: Any) -> None:
-    """Put the query counter first in ``execute_wrappers`` (outermost).
-
-    First, so that a user's ``connection.execute_wrapper()`` block, which
-    pops the last wrapper on exit, still removes its own. Outside a recording
-    it costs one ContextVar lookup per query.
+    ``CursorWrapper.execute()`` and ``executemany()`` both go through
+    ``_execute_with_wrappers``, outside the connection's
+    ``execute_wrappers``, which stay the user's own.
     """
-    wrappers = connection.execute_wrappers
-    if _query_hook not in wrappers:
-        wrappers.insert(0, _query_hook)
+
+    def _execute_with_wrappers(
+        self: CursorWrapper, sql: Any, params: Any, many: bool, executor: Any
+    ) -> Any:
+        scope = current_scope.get()
+        if scope is None or scope.call is None:
+            return original(self, sql, params, many, executor)
+        started = time.perf_counter()
+        try:
+            return original(self, sql, params, many, executor)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            # A receiver's count includes what its nested dispatches ran.
+            while scope is not None and scope.call is not None:
+                scope.call.queries += 1
+                scope.call.query_ms += elapsed
+                scope = scope.parent
+
+    _mark(_execute_with_wrappers, original)
+    return _execute_with_wrappers
 
 
 # ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 
 from .describe import signal_names
 from .detectors import Finding
-from .instrumentation import connected_receivers, install
+from .instrumentation import connected_receivers
 from .recorder import Recording
 from .timeline import render_rows, timeline_rows
 
@@ -37,10 +37,6 @@ class SignalTimelinePanel(Panel):
     is_async = True
 
     _recording: Recording | None = None
-
-    @classmethod
-    def ready(cls) -> None:
-        install()
 
     @property
     def scripts(self) -> list[str]:

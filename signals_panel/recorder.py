@@ -13,16 +13,20 @@ import contextvars
 import sys
 import threading
 import time
+import types
 import weakref
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
 
 from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
 from .describe import (
+    Site,
+    cut,
     describe_callable,
     describe_exception,
     describe_kwarg,
@@ -30,6 +34,7 @@ from .describe import (
     describe_sender,
     describe_target,
     locator,
+    model_labels,
     signal_names,
 )
 from .detectors import SEVERITIES, Finding, find_hazards, flag_events
@@ -89,10 +94,23 @@ class Event:
     start_ms: float
     duration_ms: float = 0.0
     receivers: list[ReceiverCall] = field(default_factory=list)
-    sent_from: str | None = None
-    stack: list[str] = field(default_factory=list)
+    # Innermost non-library frames of the send, formatted only when read.
+    frames: list[Site] = field(default_factory=list)
+    keep_stack: bool = False
     error: str | None = None
     flags: list[str] = field(default_factory=list)
+
+    @property
+    def sent_from(self) -> str | None:
+        """``path:line in function`` of the code that sent the signal."""
+        return locator.format(self.frames[0]) if self.frames else None
+
+    @property
+    def stack(self) -> list[str]:
+        """The send site and its callers (``STACK_DEPTH`` > 1), innermost first."""
+        if not self.keep_stack:
+            return []
+        return [locator.format(site) for site in self.frames]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +196,7 @@ class Dispatch:
     """The in-flight state of one dispatch while ``Signal.send*`` runs."""
 
     __slots__ = (
+        "caller",
         "event",
         "method",
         "named",
@@ -197,6 +216,7 @@ class Dispatch:
         named: dict[str, Any],
         scope: Scope,
         row: SummaryRow,
+        caller: types.FrameType | None,
     ) -> None:
         self.signal = signal
         self.method = method
@@ -204,9 +224,22 @@ class Dispatch:
         self.named: dict[str, Any] | None = named
         self.scope = scope
         self.row = row
+        # The frame that called Signal.send*, while the dispatch runs (the
+        # send site is looked up from it only if the event is stored).
+        self.caller = caller
         self.event: Event | None = None
         self.receivers = 0
         self.started = time.perf_counter()
+
+
+def _caller_frame() -> types.FrameType | None:
+    """The frame that called ``Signal.send*``, seen from ``Recorder.begin()``
+    or ``Recorder.counted()``, which the patched send calls directly: this
+    function, the recorder method, the patched send, its caller."""
+    try:
+        return sys._getframe(3)
+    except ValueError:
+        return None
 
 
 def _same_row(one: dict[str, Any], other: dict[str, Any]) -> bool:
@@ -231,7 +264,10 @@ class Recorder:
         self.stack_depth: int = self.config["STACK_DEPTH"]
         self.list_silent: bool = self.config["LIST_SILENT_DISPATCHES"]
         self.raise_on_recursion: int | None = self.config["RAISE_ON_RECURSION"]
-        self.writes: list[dict[str, Any]] = []
+        # (concrete model, db, pk, event id, send site) per logged write.
+        self.writes: list[
+            tuple[str, str | None, int | str, int | None, Site | None]
+        ] = []
         self.bypasses: list[dict[str, Any]] = []
         self.ignore_senders = tuple(self.config["IGNORE_SENDERS"])
         self.ignore_signals = tuple(self.config["IGNORE_SIGNALS"])
@@ -303,17 +339,54 @@ class Recorder:
                 )
         return row
 
-    def count_silent(
-        self, row: SummaryRow, signal: Signal, named: dict[str, Any], scope: Scope
+    def counted(
+        self,
+        row: SummaryRow,
+        scope: Scope,
+        started: float,
+        responses: list[tuple[Any, Any]] | None,
+        robust: bool,
+        signal: Signal,
+        named: dict[str, Any],
     ) -> None:
-        """A dispatch that Django answered before looking for receivers."""
-        self.dispatches += 1
-        row.dispatches += 1
-        row.silent += 1
-        if signal is post_save and scope.call is None:
-            self._note_write(named, None)
+        """Account for a dispatch that ran without being stored.
 
-    def _note_write(self, named: dict[str, Any], event: Event | None) -> None:
+        ``responses`` is what Django returned, or None if the dispatch raised.
+        Never raises: it runs between Django's send and its caller.
+        """
+        try:
+            duration = (time.perf_counter() - started) * 1000
+            row.duration_ms += duration
+            if scope.call is None:
+                self.top_level_ms += duration
+            if responses is None:
+                row.not_stored += 1
+                self.not_stored += 1
+                row.errors += 1
+            elif responses:
+                row.not_stored += 1
+                self.not_stored += 1
+                row.receivers_run += len(responses)
+                if robust:
+                    row.errors += sum(
+                        1
+                        for _, response in responses
+                        if isinstance(response, Exception)
+                    )
+            else:
+                row.silent += 1
+            if signal is post_save and scope.call is None:
+                caller = _caller_frame() if self.capture_site else None
+                self.note_write(named, None, caller)
+        except Exception:
+            self.internal_errors += 1
+
+    def note_write(
+        self,
+        named: dict[str, Any],
+        event: Event | None,
+        caller: types.FrameType | None,
+    ) -> None:
         """Log one write (a post_save) made outside any receiver.
 
         Writes from receivers are the receivers' design (a tree saving its
@@ -321,23 +394,27 @@ class Recorder:
         """
         if len(self.writes) >= MAX_WRITES:
             return
-        target = describe_target(named.get("instance"))
-        if target is None or target["pk"] is None:
+        instance: Any = named.get("instance")
+        cls: Any = type(instance)
+        if not issubclass(cls, Model):
             return
+        pk = instance.pk
+        if pk is None:
+            return
+        site: Site | None = None
         if event is not None:
-            site = event.sent_from
+            site = event.frames[0] if event.frames else None
         elif self.capture_site:
-            site = next(iter(locator.send_site(sys._getframe())), None)
-        else:
-            site = None
+            found = locator.frames(caller)
+            site = found[0] if found else None
         self.writes.append(
-            {
-                "model": target["concrete_model"],
-                "db": target["db"],
-                "pk": target["pk"],
-                "event": event.id if event is not None else None,
-                "site": site,
-            }
+            (
+                model_labels(cls)[1],
+                instance._state.db,
+                pk if type(pk) is int else cut(str(pk), 40),
+                event.id if event is not None else None,
+                site,
+            )
         )
 
     def note_bypass(
@@ -376,13 +453,45 @@ class Recorder:
         sender: Any,
         named: dict[str, Any],
         scope: Scope,
-        row: SummaryRow,
-    ) -> Dispatch:
+    ) -> Dispatch | SummaryRow | None:
+        """Count a dispatch about to run, and say how to run it.
+
+        None: nothing more to record (an ignored signal or sender, or nobody
+        listening). A ``SummaryRow``: caps reached, to be counted through
+        ``counted()``. A ``Dispatch``: may become a stored event; ``end()``
+        closes it.
+        """
+        # row_for()'s cache hit, inlined: this runs for every dispatch.
+        cached = self._rows_by_identity.get((id(signal), id(sender)))
+        if (
+            cached is not None
+            and cached[0]() is signal
+            and (
+                cached[1] is None
+                if sender is None
+                else cached[1] is not None and cached[1]() is sender
+            )
+        ):
+            row = cached[2]
+        else:
+            row = self.row_for(signal, sender)
+        if row is None:
+            return None
         if self.raise_on_recursion and signal in SAVE_SIGNALS:
             self._check_recursion(named, scope)
         self.dispatches += 1
         row.dispatches += 1
-        return Dispatch(signal, method, sender, named, scope, row)
+        if not signal.receivers and not self.list_silent:
+            # Django returns [] before looking for receivers: count it here.
+            row.silent += 1
+            if signal is post_save and scope.call is None:
+                caller = _caller_frame() if self.capture_site else None
+                self.note_write(named, None, caller)
+            return None
+        if row.stored >= self.max_per_sender or len(self.events) >= self.max_events:
+            return row
+        caller = _caller_frame() if self.capture_site else None
+        return Dispatch(signal, method, sender, named, scope, row, caller)
 
     def _check_recursion(self, named: dict[str, Any], scope: Scope) -> None:
         """Raise SignalRecursionError when this save is too many levels deep."""
@@ -464,7 +573,7 @@ class Recorder:
             and dispatch.named is not None
             and dispatch.scope.call is None
         ):
-            self._note_write(dispatch.named, event)
+            self.note_write(dispatch.named, event, dispatch.caller)
         if event is not None:
             event.duration_ms = duration
             ran = sum(1 for call in event.receivers if call.ran)
@@ -479,6 +588,7 @@ class Recorder:
             if error is not None:
                 row.errors += 1
         dispatch.named = None
+        dispatch.caller = None
 
     def _open_event(self, dispatch: Dispatch, calls: list[ReceiverCall]) -> Event:
         named = dispatch.named or {}
@@ -489,9 +599,11 @@ class Recorder:
             for key, value in named.items()
             if not (key == "instance" and target is not None)
         }
-        stack: list[str] = []
-        if self.capture_site:
-            stack = locator.send_site(sys._getframe(), self.stack_depth)
+        frames = (
+            locator.frames(dispatch.caller, self.stack_depth)
+            if dispatch.caller is not None
+            else []
+        )
         scope = dispatch.scope
         parent = scope.event
         row = dispatch.row
@@ -509,8 +621,8 @@ class Recorder:
                 kwargs=kwargs,
                 start_ms=(dispatch.started - self.started) * 1000,
                 receivers=calls,
-                sent_from=stack[0] if stack else None,
-                stack=stack if self.stack_depth > 1 else [],
+                frames=frames,
+                keep_stack=self.stack_depth > 1,
             )
             self.events.append(event)
             row.stored += 1
@@ -553,7 +665,16 @@ class Recorder:
             "version": STATS_VERSION,
             "events": [event.to_dict() for event in self.events],
             "signals": [row.to_dict() for row in rows],
-            "writes": self.writes,
+            "writes": [
+                {
+                    "model": model,
+                    "db": db,
+                    "pk": str(pk),
+                    "event": event,
+                    "site": None if site is None else locator.format(site),
+                }
+                for model, db, pk, event, site in self.writes
+            ],
             "bypasses": self.bypasses,
             "summary": self.summary(),
             "limits": {
@@ -578,6 +699,8 @@ class Recording:
         self._token: contextvars.Token[Scope | None] | None = None
         # Computed once the recording has stopped: nothing changes after that.
         self._findings: list[Finding] | None = None
+        # Whether this recording holds the dispatcher patches in place.
+        self._patched = False
 
     @property
     def events(self) -> list[Event]:
@@ -623,15 +746,22 @@ class Recording:
         return stats
 
     def start(self) -> None:
-        from .instrumentation import install
+        from .instrumentation import acquire
 
-        install()
+        if not self._patched:
+            acquire()
+            self._patched = True
         self._findings = None
         self.recorder.start()
         self._token = current_scope.set(Scope(self.recorder))
 
     def stop(self) -> None:
+        from .instrumentation import release
+
         self.recorder.stop()
+        if self._patched:
+            self._patched = False
+            release()
         token, self._token = self._token, None
         if token is not None:
             # Stopped from another context than the one that started it

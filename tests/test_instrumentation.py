@@ -14,13 +14,15 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
+from django.db.models.query import QuerySet
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import Signal
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 import signals_panel
-from signals_panel.instrumentation import install, is_installed
+from signals_panel.instrumentation import is_installed
 from tests.testapp.models import BlogPost, Folder, Note
 from tests.toolbar import connected
 
@@ -62,13 +64,84 @@ def normalized_sql(captured: CaptureQueriesContext) -> list[str]:
     return [re.sub(r"\d+", "N", query["sql"]) for query in captured.captured_queries]
 
 
-def test_install_is_idempotent_and_keeps_the_original_reachable() -> None:
+PATCHED = [
+    (Signal, "send"),
+    (Signal, "send_robust"),
+    (Signal, "asend"),
+    (Signal, "asend_robust"),
+    (Signal, "_live_receivers"),
+    (QuerySet, "update"),
+    (QuerySet, "bulk_create"),
+    (QuerySet, "bulk_update"),
+    (CursorWrapper, "_execute_with_wrappers"),
+]
+
+
+def ours(owner: type, name: str) -> bool:
+    return bool(getattr(owner.__dict__[name], "__signals_panel__", False))
+
+
+def test_django_runs_its_own_methods_unless_something_records() -> None:
+    originals = {key: key[0].__dict__[key[1]] for key in PATCHED}
+    assert not is_installed()
+    assert not any(ours(*key) for key in PATCHED)
+    with signals_panel.record():
+        assert all(ours(*key) for key in PATCHED)
+        with signals_panel.record():
+            pass
+        # The inner recording stopping leaves the outer one's patches.
+        assert all(ours(*key) for key in PATCHED)
+        assert Signal.send.__wrapped__ is originals[(Signal, "send")]
+    assert not is_installed()
+    assert {key: key[0].__dict__[key[1]] for key in PATCHED} == originals
+
+
+def test_stopping_twice_releases_the_patches_once() -> None:
+    outer = signals_panel.record()
+    outer.start()
+    inner = signals_panel.record()
+    inner.start()
+    inner.stop()
+    inner.stop()
     assert is_installed()
-    patched = Signal.send
-    install()
-    install()
-    assert Signal.send is patched
-    assert not getattr(Signal.send.__wrapped__, "__signals_panel__", False)
+    outer.stop()
+    assert not is_installed()
+
+
+def test_a_patch_made_on_top_of_ours_is_kept_and_still_works() -> None:
+    original = Signal.send
+    calls: list[str] = []
+    signal = Signal()
+    signal.connect(first)
+    recording = signals_panel.record()
+    recording.start()
+    ours_send = Signal.send
+
+    def other_library(self: Signal, sender: Any, **named: Any) -> Any:
+        calls.append("other")
+        return ours_send(self, sender, **named)
+
+    Signal.send = other_library  # type: ignore[method-assign]
+    try:
+        signal.send(sender=None)
+        recording.stop()
+        # Removing ours would have removed the other library's patch too.
+        assert Signal.send is other_library
+        assert signal.send(sender=None) == [(first, "first")]
+        with signals_panel.record() as again:
+            signal.send(sender=None)
+        assert [event.signal for event in recording.events] == [
+            event.signal for event in again.events
+        ]
+        assert len(again.events) == 1
+        assert calls == ["other"] * 3
+    finally:
+        # As the other library would undo its patch: put back what it wrapped.
+        Signal.send = ours_send  # type: ignore[method-assign]
+    with signals_panel.record():
+        pass
+    assert Signal.send is original
+    assert not is_installed()
 
 
 @pytest.mark.parametrize("method", ["send", "send_robust"])
@@ -196,6 +269,7 @@ def test_weak_receivers_are_still_collected_after_a_recording() -> None:
     gc.collect()
     assert reference() is None
     assert signal.send(sender=None) == []
+    assert recording.summary["internal_errors"] == 0, recording.summary
     assert recording.events[0].receivers[0].name.endswith("local_receiver")
 
 

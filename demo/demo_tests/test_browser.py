@@ -199,8 +199,13 @@ def test_the_history_panel_switches_to_a_fetch_request(page: Any) -> None:
     page.wait_for_selector("#fetch-result:has-text('like')")
     page.click("#djdt-HistoryPanel a")
     history = page.locator("#HistoryPanel")
+    row = history.locator("tr:has-text('/api/like/') button.switchHistory").first
+    # Opening the History panel loads it and then refreshes its rows: a click
+    # on a row that is being replaced is lost, so wait for both to finish.
+    row.wait_for(state="visible")
+    page.wait_for_load_state("networkidle")
     with page.expect_response(lambda response: "history_sidebar" in response.url):
-        history.locator("tr:has-text('/api/like/') button.switchHistory").first.click()
+        row.click()
     page.wait_for_load_state("networkidle")
     panel = open_panel(page)
     signals = panel.locator("tr.djsp-event .djsp-signal").all_inner_texts()
