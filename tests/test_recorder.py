@@ -20,6 +20,7 @@ from django.db.models.signals import (
 from django.dispatch import Signal, receiver
 
 import signals_panel
+from signals_panel.instrumentation import is_installed
 from signals_panel.recorder import Event
 from tests.testapp.models import BlogPost, Comment, Hostile
 from tests.testapp.signals import order_paid
@@ -355,6 +356,55 @@ def test_concurrent_recordings_in_threads_see_only_their_own_dispatches() -> Non
             thread.join()
     assert not errors
     assert results == {"x": ["'x'"] * 20, "y": ["'y'"] * 20}
+
+
+def test_recordings_starting_and_stopping_while_other_threads_dispatch() -> None:
+    """The patches go in and out as recordings start and stop: threads that
+    dispatch meanwhile, recording or not, get Django's answers every time and
+    each recording holds exactly its own dispatches."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    counts: dict[str, list[int]] = {"toggler": [], "recorder": []}
+
+    def plain_sender() -> None:
+        try:
+            while not stop.is_set():
+                assert order_paid.send(sender="plain") == [(noop, None)]
+                assert order_paid.send_robust(sender="plain") == [(noop, None)]
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    def recording_sender(tag: str, rounds: int, per_round: int) -> None:
+        try:
+            for _ in range(rounds):
+                with signals_panel.record() as recording:
+                    for index in range(per_round):
+                        assert order_paid.send(sender=tag, index=index) == [
+                            (noop, None)
+                        ]
+                counts[tag].append(
+                    sum(1 for event in recording.events if event.sender == f"'{tag}'")
+                )
+                assert {event.sender for event in recording.events} == {f"'{tag}'"}
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    with connected(order_paid, noop):
+        plain = [threading.Thread(target=plain_sender) for _ in range(2)]
+        recorders = [
+            threading.Thread(target=recording_sender, args=("toggler", 300, 1)),
+            threading.Thread(target=recording_sender, args=("recorder", 20, 50)),
+        ]
+        for thread in [*plain, *recorders]:
+            thread.start()
+        for thread in recorders:
+            thread.join()
+        stop.set()
+        for thread in plain:
+            thread.join()
+    assert not errors, errors
+    assert counts == {"toggler": [1] * 300, "recorder": [50] * 20}
+    assert not is_installed()
 
 
 def test_a_flood_of_post_init_leaves_room_for_later_events() -> None:
