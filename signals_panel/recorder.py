@@ -44,6 +44,9 @@ STATS_VERSION = 1
 SAVE_SIGNALS = (pre_save, post_save)
 # Row writes and bulk operations kept per recording, for the detectors.
 MAX_WRITES = 10_000
+# Senders that cannot be weakly referenced and whose lifetime nobody can
+# observe: a recording may hold them.
+PLAIN_SENDER_TYPES = (str, int, float, bytes, bool, complex)
 MAX_BYPASSES = 1_000
 
 
@@ -277,11 +280,13 @@ class Recorder:
         self.duration_ms = 0.0
         self.events: list[Event] = []
         self.rows: dict[tuple[str, str], SummaryRow] = {}
-        # Lookups by identity for the hot "nobody listens" path; cleared at
-        # stop so no sender object outlives the recording.
-        self._rows_by_identity: dict[
-            tuple[int, int], tuple[weakref.ref[Any], weakref.ref[Any] | None, Any]
-        ] = {}
+        # (id(signal), id(sender)) -> (row, what keeps the entry honest).
+        # An entry lives only as long as both objects: weak references with
+        # callbacks drop it when either goes, before its id can be reused, so
+        # a hit needs no check. Plain values (None, str, int...) cannot be
+        # weakly referenced and have no lifetime to observe: the entry holds
+        # them. Cleared at stop.
+        self._rows_by_identity: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
         self.dispatches = 0
         # Time in dispatches not sent from inside a receiver: the wall time
         # signals added to the request, without counting nested ones twice.
@@ -309,14 +314,7 @@ class Recorder:
         key = (id(signal), id(sender))
         cached = self._rows_by_identity.get(key)
         if cached is not None:
-            signal_ref, sender_ref, cached_row = cached
-            # Ids are reused once an object is gone: check it is still them.
-            if signal_ref() is signal and (
-                sender_ref is None
-                if sender is None
-                else sender_ref is not None and sender_ref() is sender
-            ):
-                return cached_row
+            return cached[0]
         signal_label, signal_name = signal_names.name(signal)
         sender_label = describe_sender(sender)
         row: SummaryRow | None
@@ -330,14 +328,25 @@ class Recorder:
                 row = SummaryRow(signal_label, signal_name, sender_label)
                 self.rows[(signal_label, sender_label)] = row
         if len(self._rows_by_identity) < 10_000:
-            # Weak references only: a recording keeps no sender alive.
-            with contextlib.suppress(TypeError):
-                self._rows_by_identity[key] = (
-                    weakref.ref(signal),
-                    None if sender is None else weakref.ref(sender),
-                    row,
-                )
+            self._remember_row(key, signal, sender, row)
         return row
+
+    def _remember_row(
+        self, key: tuple[int, int], signal: Signal, sender: Any, row: Any
+    ) -> None:
+        rows = self._rows_by_identity
+
+        def forget(_: weakref.ref[Any]) -> None:
+            rows.pop(key, None)
+
+        if sender is None or type(sender) in PLAIN_SENDER_TYPES:
+            held: Any = sender
+        else:
+            try:
+                held = weakref.ref(sender, forget)
+            except TypeError:
+                return  # neither weakly referenceable nor a plain value
+        rows[key] = (row, weakref.ref(signal, forget), held)
 
     def counted(
         self,
@@ -463,18 +472,7 @@ class Recorder:
         """
         # row_for()'s cache hit, inlined: this runs for every dispatch.
         cached = self._rows_by_identity.get((id(signal), id(sender)))
-        if (
-            cached is not None
-            and cached[0]() is signal
-            and (
-                cached[1] is None
-                if sender is None
-                else cached[1] is not None and cached[1]() is sender
-            )
-        ):
-            row = cached[2]
-        else:
-            row = self.row_for(signal, sender)
+        row = cached[0] if cached is not None else self.row_for(signal, sender)
         if row is None:
             return None
         if self.raise_on_recursion and signal in SAVE_SIGNALS:

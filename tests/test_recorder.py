@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from typing import Any
 
@@ -405,6 +406,27 @@ def test_recordings_starting_and_stopping_while_other_threads_dispatch() -> None
     assert not errors, errors
     assert counts == {"toggler": [1] * 300, "recorder": [50] * 20}
     assert not is_installed()
+
+
+def test_senders_reusing_the_ids_of_collected_ones_get_their_own_rows() -> None:
+    seen_ids: set[int] = set()
+    reused = 0
+    with connected(order_paid, noop), signals_panel.record() as recording:
+        for index in range(100):
+            sender = type(f"Sender{index}", (), {})
+            reused += id(sender) in seen_ids
+            seen_ids.add(id(sender))
+            order_paid.send(sender=sender)
+            del sender
+            gc.collect(0)  # a class is a cycle: a young-generation pass frees it
+        for text in ("a", "b", "a"):
+            order_paid.send(sender=text)
+    assert reused  # CPython hands the freed memory to the next class
+    counts = {row.sender: row.dispatches for row in recording.recorder.rows.values()}
+    short = {name.rsplit(".", 1)[-1]: count for name, count in counts.items()}
+    assert {f"Sender{index}" for index in range(100)} <= set(short)
+    assert all(short[f"Sender{index}"] == 1 for index in range(100))
+    assert (short["'a'"], short["'b'"]) == (2, 1)
 
 
 def test_a_flood_of_post_init_leaves_room_for_later_events() -> None:
