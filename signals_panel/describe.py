@@ -444,7 +444,6 @@ locator = CodeLocator()
 # the object: a callable object's own __eq__/__hash__ must not be called,
 # and a WeakKeyDictionary lookup makes a new weak reference every time.
 _callable_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str | None]]] = {}
-_receiver_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str | None, str]]] = {}
 # id(model Options) -> (weak reference, (label, concrete model's label)).
 _label_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str]]] = {}
 MAX_CACHED_CALLABLES = 10_000
@@ -475,14 +474,8 @@ def _remember(cache: dict[int, Any], key: Any, value: Any) -> None:
 
 def describe_receiver(func: Any) -> tuple[str, str | None, str]:
     """``(module.qualname, "path:line", kind)`` of a receiver."""
-    key = getattr(func, "__func__", func)
-    cached = _cached(_receiver_cache, key)
-    if cached is not None and (cached[2] == "method") is (key is not func):
-        return cached
     name, where = describe_callable(func)
-    described = (name, where, receiver_kind(func))
-    _remember(_receiver_cache, key, described)
-    return described
+    return name, where, receiver_kind(func)
 
 
 def describe_callable(func: Any) -> tuple[str, str | None]:

@@ -43,7 +43,6 @@ from django.dispatch import Signal
 from django.dispatch.dispatcher import NONE_ID
 
 from .describe import describe_callable, describe_exception, describe_sender
-from .exceptions import SignalRecursionError
 from .recorder import Dispatch, Recorder, Scope, SummaryRow, current_scope
 
 MARK = "__signals_panel__"
@@ -141,13 +140,7 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
         recorder = scope.recorder
         # Recorder.begin() and counted() are called from here directly (no
         # helper): they look up the caller's frame at a fixed depth.
-        try:
-            route = recorder.begin(self, method, sender, named, scope)
-        except SignalRecursionError:
-            raise
-        except Exception:
-            recorder.internal_errors += 1
-            route = None
+        route = recorder.begin(self, method, sender, named, scope)
         if route is None:
             return original(self, sender, **named)
         if type(route) is SummaryRow:
@@ -183,13 +176,7 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
         if scope is None:
             return await original(self, sender, **named)
         recorder = scope.recorder
-        try:
-            route = recorder.begin(self, method, sender, named, scope)
-        except SignalRecursionError:
-            raise
-        except Exception:
-            recorder.internal_errors += 1
-            route = None
+        route = recorder.begin(self, method, sender, named, scope)
         if route is None:
             return await original(self, sender, **named)
         if type(route) is SummaryRow:

@@ -238,7 +238,9 @@ class Dispatch:
 def _caller_frame() -> types.FrameType | None:
     """The frame that called ``Signal.send*``, seen from ``Recorder.begin()``
     or ``Recorder.counted()``, which the patched send calls directly: this
-    function, the recorder method, the patched send, its caller."""
+    function, the recorder method, the patched send, its caller. From a helper
+    of those methods it is the patched send instead, which is as good: the
+    send-site walk skips this package's frames."""
     try:
         return sys._getframe(3)
     except ValueError:
@@ -311,10 +313,11 @@ class Recorder:
 
     def row_for(self, signal: Signal, sender: Any) -> SummaryRow | None:
         """The summary row of (signal, sender), or None if it is ignored."""
-        key = (id(signal), id(sender))
-        cached = self._rows_by_identity.get(key)
-        if cached is not None:
-            return cached[0]
+        cached = self._rows_by_identity.get((id(signal), id(sender)))
+        return cached[0] if cached is not None else self._new_row(signal, sender)
+
+    def _new_row(self, signal: Signal, sender: Any) -> SummaryRow | None:
+        """``row_for()`` when (signal, sender) is not in the identity cache."""
         signal_label, signal_name = signal_names.name(signal)
         sender_label = describe_sender(sender)
         row: SummaryRow | None
@@ -328,7 +331,7 @@ class Recorder:
                 row = SummaryRow(signal_label, signal_name, sender_label)
                 self.rows[(signal_label, sender_label)] = row
         if len(self._rows_by_identity) < 10_000:
-            self._remember_row(key, signal, sender, row)
+            self._remember_row((id(signal), id(sender)), signal, sender, row)
         return row
 
     def _remember_row(
@@ -384,11 +387,17 @@ class Recorder:
                     )
             else:
                 row.silent += 1
-            if signal is post_save and scope.call is None:
-                caller = _caller_frame() if self.capture_site else None
-                self.note_write(named, None, caller)
+            self._note_top_level_write(signal, named, scope)
         except Exception:
             self.internal_errors += 1
+
+    def _note_top_level_write(
+        self, signal: Signal, named: dict[str, Any], scope: Scope
+    ) -> None:
+        """``note_write()`` for an unstored post_save sent outside receivers."""
+        if signal is post_save and scope.call is None:
+            caller = _caller_frame() if self.capture_site else None
+            self.note_write(named, None, caller)
 
     def note_write(
         self,
@@ -468,28 +477,33 @@ class Recorder:
         None: nothing more to record (an ignored signal or sender, or nobody
         listening). A ``SummaryRow``: caps reached, to be counted through
         ``counted()``. A ``Dispatch``: may become a stored event; ``end()``
-        closes it.
+        closes it. Raises only ``SignalRecursionError`` (``RAISE_ON_RECURSION``):
+        it runs between the caller and Django's send.
         """
-        # row_for()'s cache hit, inlined: this runs for every dispatch.
-        cached = self._rows_by_identity.get((id(signal), id(sender)))
-        row = cached[0] if cached is not None else self.row_for(signal, sender)
-        if row is None:
+        try:
+            # row_for(), inlined: this runs for every dispatch.
+            cached = self._rows_by_identity.get((id(signal), id(sender)))
+            row = cached[0] if cached is not None else self._new_row(signal, sender)
+            if row is None:
+                return None
+            if self.raise_on_recursion and signal in SAVE_SIGNALS:
+                self._check_recursion(named, scope)
+            self.dispatches += 1
+            row.dispatches += 1
+            if not signal.receivers and not self.list_silent:
+                # Django returns [] before looking for receivers: count it here.
+                row.silent += 1
+                self._note_top_level_write(signal, named, scope)
+                return None
+            if row.stored >= self.max_per_sender or len(self.events) >= self.max_events:
+                return row
+            caller = _caller_frame() if self.capture_site else None
+            return Dispatch(signal, method, sender, named, scope, row, caller)
+        except SignalRecursionError:
+            raise
+        except Exception:
+            self.internal_errors += 1
             return None
-        if self.raise_on_recursion and signal in SAVE_SIGNALS:
-            self._check_recursion(named, scope)
-        self.dispatches += 1
-        row.dispatches += 1
-        if not signal.receivers and not self.list_silent:
-            # Django returns [] before looking for receivers: count it here.
-            row.silent += 1
-            if signal is post_save and scope.call is None:
-                caller = _caller_frame() if self.capture_site else None
-                self.note_write(named, None, caller)
-            return None
-        if row.stored >= self.max_per_sender or len(self.events) >= self.max_events:
-            return row
-        caller = _caller_frame() if self.capture_site else None
-        return Dispatch(signal, method, sender, named, scope, row, caller)
 
     def _check_recursion(self, named: dict[str, Any], scope: Scope) -> None:
         """Raise SignalRecursionError when this save is too many levels deep."""

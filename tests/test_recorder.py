@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 from typing import Any
@@ -427,6 +428,28 @@ def test_senders_reusing_the_ids_of_collected_ones_get_their_own_rows() -> None:
     assert {f"Sender{index}" for index in range(100)} <= set(short)
     assert all(short[f"Sender{index}"] == 1 for index in range(100))
     assert (short["'a'"], short["'b'"]) == (2, 1)
+
+
+def save_again(post: BlogPost) -> None:
+    post.save()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("listened", [True, False], ids=["over-the-cap", "silent"])
+def test_writes_on_the_counting_paths_keep_their_send_site(listened: bool) -> None:
+    """A post_save that is only counted (caps reached, or nobody listening)
+    still logs the write with the line of your code that saved."""
+    post = BlogPost.objects.create(title="w")
+    receivers = connected(post_save, noop, sender=BlogPost) if listened else None
+    with receivers or contextlib.nullcontext():
+        with signals_panel.record({"MAX_EVENTS_PER_SENDER": 1}) as recording:
+            save_again(post)
+            save_again(post)
+    writes = recording.to_dict()["writes"]
+    assert [write["event"] is None for write in writes] == (
+        [False, True] if listened else [True, True]
+    )
+    assert all(write["site"].endswith("in save_again") for write in writes)
 
 
 def test_a_flood_of_post_init_leaves_room_for_later_events() -> None:
