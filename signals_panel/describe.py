@@ -97,6 +97,27 @@ def describe_kwarg(key: str, value: Any, limit: int = 200) -> str:
     return describe_value(value, limit)
 
 
+def describe_kwargs(
+    named: dict[str, Any], skip: str | None, limit: int = 200
+) -> dict[str, str]:
+    """``describe_kwarg()`` of each item but ``skip``: one call per dispatch."""
+    described: dict[str, str] = {}
+    secret_keys = _secret_keys
+    for key, value in named.items():
+        if key == skip:
+            continue
+        secret = secret_keys.get(key)
+        if secret is None:
+            described[key] = describe_kwarg(key, value, limit)
+        elif secret:
+            described[key] = MASK
+        elif value is None or value is True or value is False:
+            described[key] = repr(value)
+        else:
+            described[key] = describe_value(value, limit)
+    return described
+
+
 def _type_name(cls: type) -> str:
     module = getattr(cls, "__module__", None)
     name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?")
@@ -331,7 +352,9 @@ class CodeLocator:
         path = self.short_path(real)
         if len(self._code_info) < 50_000:
             self._code_info[id(code)] = (code, is_library, path)
-            if is_library:
+            # The thread handler of sync_to_async is where frames() turns
+            # to the awaiting coroutine: it must not be skipped as library.
+            if is_library and code is not _THREAD_HANDLER:
                 self._library_codes[id(code)] = code
         return is_library, path
 
@@ -374,6 +397,20 @@ class CodeLocator:
             if frames is None:
                 frame = frame.f_back
         return found
+
+    def first_site(self, frame: types.FrameType | None) -> Site | None:
+        """``frames(frame)[0]``, or None: for the hot path (every write)."""
+        library = self._library_codes
+        while frame is not None:
+            code = frame.f_code
+            if library.get(id(code)) is not code:
+                if code is _THREAD_HANDLER:
+                    found = self.frames(frame)
+                    return found[0] if found else None
+                if not self.info(code)[0]:
+                    return (code, frame.f_lasti)
+            frame = frame.f_back
+        return None
 
     def format(self, site: Site) -> str:
         """``path:line in function`` for one frame found by ``frames()``."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import sys
 import threading
 import time
 import weakref
@@ -43,7 +44,7 @@ from django.dispatch import Signal
 from django.dispatch.dispatcher import NONE_ID
 
 from .describe import describe_callable, describe_exception, describe_sender
-from .recorder import Dispatch, Recorder, Scope, SummaryRow, current_scope
+from .recorder import Dispatch, Event, ReceiverCall, Recorder, Scope, current_scope
 
 MARK = "__signals_panel__"
 SEND_METHODS = ("send", "send_robust")
@@ -132,27 +133,54 @@ def _mark(patched: Callable[..., Any], original: Callable[..., Any]) -> None:
 
 def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any]:
     robust = method == "send_robust"
+    perf_counter = time.perf_counter
 
     def send(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
         if scope is None:
             return original(self, sender, **named)
         recorder = scope.recorder
-        # Recorder.begin() and counted() are called from here directly (no
-        # helper): they look up the caller's frame at a fixed depth.
-        route = recorder.begin(self, method, sender, named, scope)
-        if route is None:
+        # Recorder.row_for(), inline: this runs for every dispatch.
+        cached = recorder.rows_by_identity.get((id(self), id(sender)))
+        row = cached[0] if cached is not None else recorder.new_row(self, sender)
+        if row is None:
             return original(self, sender, **named)
-        if type(route) is SummaryRow:
-            started = time.perf_counter()
+        if not self.receivers and recorder.count_silent:
+            # Nobody listening: Django returns [] at once.
+            row.dispatches += 1
+            row.silent += 1
+            if self is post_save and scope.call is None:
+                recorder.note_write(named, None, sys._getframe(1))
+            return original(self, sender, **named)
+        dispatch = None
+        if not row.count_only:
+            dispatch = recorder.begin(
+                self, method, sender, named, scope, row, sys._getframe(1)
+            )
+        if dispatch is None:
+            # Caps reached (or nobody listening to this sender): counted
+            # and timed only. Recorder.counted(), inline but for failures.
+            started = perf_counter()
             try:
                 responses = original(self, sender, **named)
             except BaseException:
-                recorder.counted(route, scope, started, None, robust, self, named)
+                recorder.counted(row, scope, started, None, robust)
                 raise
-            recorder.counted(route, scope, started, responses, robust, self, named)
+            duration = (perf_counter() - started) * 1000
+            row.dispatches += 1
+            row.duration_ms += duration
+            if responses:
+                row.not_stored += 1
+                row.receivers_run += len(responses)
+                if robust:
+                    recorder.count_errors(row, responses)
+            else:
+                row.silent += 1
+            if scope.call is None:
+                recorder.top_level_ms += duration
+                if self is post_save:
+                    recorder.note_write(named, None, sys._getframe(1))
             return responses
-        dispatch: Dispatch = route  # type: ignore[assignment]
         token = _pending.set(dispatch)
         try:
             responses = original(self, sender, **named)
@@ -176,19 +204,25 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
         if scope is None:
             return await original(self, sender, **named)
         recorder = scope.recorder
-        route = recorder.begin(self, method, sender, named, scope)
-        if route is None:
+        row = recorder.row_for(self, sender)
+        if row is None:
             return await original(self, sender, **named)
-        if type(route) is SummaryRow:
+        dispatch = None
+        if not row.count_only:
+            dispatch = recorder.begin(
+                self, method, sender, named, scope, row, sys._getframe(1)
+            )
+        if dispatch is None:
             started = time.perf_counter()
             try:
                 responses = await original(self, sender, **named)
             except BaseException:
-                recorder.counted(route, scope, started, None, robust, self, named)
+                recorder.counted(row, scope, started, None, robust)
                 raise
-            recorder.counted(route, scope, started, responses, robust, self, named)
+            recorder.counted(row, scope, started, responses, robust)
+            if self is post_save and scope.call is None:
+                recorder.note_write(named, None, sys._getframe(1))
             return responses
-        dispatch: Dispatch = route  # type: ignore[assignment]
         token = _pending.set(dispatch)
         try:
             responses = await original(self, sender, **named)
@@ -248,14 +282,18 @@ def _wrap_receivers(dispatch: Dispatch, result: Any) -> Any:
             return result
         event, parent = dispatch.event, dispatch.scope
         wrapped_sync: list[Any] = [
-            SyncReceiver(receiver, Scope(recorder, event, index, calls[index], parent))
+            SyncReceiver(receiver, recorder, event, index, calls[index], parent)
             for index, receiver in enumerate(sync_receivers)
         ]
         offset = len(sync_receivers)
         wrapped_async: list[Any] = [
             AsyncReceiver(
                 receiver,
-                Scope(recorder, event, offset + index, calls[offset + index], parent),
+                recorder,
+                event,
+                offset + index,
+                calls[offset + index],
+                parent,
             )
             for index, receiver in enumerate(async_receivers)
         ]
@@ -265,42 +303,52 @@ def _wrap_receivers(dispatch: Dispatch, result: Any) -> Any:
     return wrapped_sync, wrapped_async
 
 
-class _Wrapper:
-    """Stands in for one receiver during one dispatch.
+class _Wrapper(Scope):
+    """Stands in for one receiver during one dispatch, and is the scope its
+    code runs in (one object per receiver, not two).
 
-    Attribute reads fall through to the receiver, so Django's
+    Other attribute reads fall through to the receiver, so Django's
     ``receiver.__qualname__`` in ``send_robust``'s log line is unchanged.
     """
 
-    __slots__ = ("receiver", "scope")
+    __slots__ = ("receiver",)
+    call: ReceiverCall
 
-    def __init__(self, receiver: Callable[..., Any], scope: Scope) -> None:
+    def __init__(
+        self,
+        receiver: Callable[..., Any],
+        recorder: Recorder,
+        event: Event | None,
+        receiver_index: int,
+        call: ReceiverCall,
+        parent: Scope,
+    ) -> None:
         self.receiver = receiver
-        self.scope = scope
+        self.recorder = recorder
+        self.event = event
+        self.receiver_index = receiver_index
+        self.call = call
+        self.parent = parent
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.receiver, name)
 
     def _failed(self, error: BaseException) -> None:
-        call = self.scope.call
-        assert call is not None
         try:
-            call.error = describe_exception(error)
+            self.call.error = describe_exception(error)
         except BaseException:  # e.g. RecursionError right at the limit
-            call.error = "error (not describable)"
+            self.call.error = "error (not describable)"
 
 
 class SyncReceiver(_Wrapper):
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        scope = self.scope
-        call = scope.call
-        assert call is not None
+        call = self.call
         call.ran = True
-        token = current_scope.set(scope)
+        token = current_scope.set(self)
         started = time.perf_counter()
-        call.start_ms = (started - scope.recorder.started) * 1000
+        call.start_ms = (started - self.recorder.started) * 1000
         try:
             return self.receiver(*args, **kwargs)
         except BaseException as error:
@@ -318,19 +366,17 @@ class AsyncReceiver(_Wrapper):
         return self._run(args, kwargs)
 
     async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        scope = self.scope
-        call = scope.call
-        assert call is not None
+        call = self.call
         call.ran = True
         started = time.perf_counter()
-        call.start_ms = (started - scope.recorder.started) * 1000
-        token = current_scope.set(scope)
+        call.start_ms = (started - self.recorder.started) * 1000
+        token = current_scope.set(self)
         try:
             awaitable = self.receiver(*args, **kwargs)
         finally:
             current_scope.reset(token)
         try:
-            return await _Scoped(awaitable, scope)
+            return await _Scoped(awaitable, self)
         except BaseException as error:
             self._failed(error)
             raise

@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
+from django.dispatch.dispatcher import NO_RECEIVERS
 
 from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
 from .describe import (
@@ -29,7 +30,7 @@ from .describe import (
     cut,
     describe_callable,
     describe_exception,
-    describe_kwarg,
+    describe_kwargs,
     describe_receiver,
     describe_sender,
     describe_target,
@@ -56,8 +57,8 @@ class ReceiverCall:
 
     name: str
     where: str | None
+    kind: str  # function, method, partial or object
     is_async: bool
-    kind: str = "function"
     ran: bool = False
     start_ms: float = 0.0
     duration_ms: float = 0.0
@@ -151,6 +152,8 @@ class SummaryRow:
     errors: int = 0
     duration_ms: float = 0.0
     stored: int = 0
+    # Past its cap (or the recording's): the patched send only counts it.
+    count_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -235,16 +238,16 @@ class Dispatch:
         self.started = time.perf_counter()
 
 
-def _caller_frame() -> types.FrameType | None:
-    """The frame that called ``Signal.send*``, seen from ``Recorder.begin()``
-    or ``Recorder.counted()``, which the patched send calls directly: this
-    function, the recorder method, the patched send, its caller. From a helper
-    of those methods it is the patched send instead, which is as good: the
-    send-site walk skips this package's frames."""
+def _nobody_listens(signal: Signal, sender: Any) -> bool:
+    """Django's own test for a dispatch that calls no receiver."""
+    if not signal.receivers:
+        return True
+    if not signal.use_caching:
+        return False
     try:
-        return sys._getframe(3)
-    except ValueError:
-        return None
+        return signal.sender_receivers_cache.get(sender) is NO_RECEIVERS
+    except Exception:  # an unhashable sender: Django's send raises it
+        return False
 
 
 def _same_row(one: dict[str, Any], other: dict[str, Any]) -> bool:
@@ -269,6 +272,10 @@ class Recorder:
         self.stack_depth: int = self.config["STACK_DEPTH"]
         self.list_silent: bool = self.config["LIST_SILENT_DISPATCHES"]
         self.raise_on_recursion: int | None = self.config["RAISE_ON_RECURSION"]
+        # Whether the patched send may only count a dispatch nobody listens
+        # to, or one past its cap, without asking begin().
+        self.count_silent = not self.list_silent and not self.raise_on_recursion
+        self.may_count_only = not self.raise_on_recursion
         # (concrete model, db, pk, event id, send site) per logged write.
         self.writes: list[
             tuple[str, str | None, int | str, int | None, Site | None]
@@ -288,12 +295,10 @@ class Recorder:
         # a hit needs no check. Plain values (None, str, int...) cannot be
         # weakly referenced and have no lifetime to observe: the entry holds
         # them. Cleared at stop.
-        self._rows_by_identity: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
-        self.dispatches = 0
+        self.rows_by_identity: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
         # Time in dispatches not sent from inside a receiver: the wall time
         # signals added to the request, without counting nested ones twice.
         self.top_level_ms = 0.0
-        self.not_stored = 0
         self.internal_errors = 0
         self._lock = threading.Lock()
 
@@ -307,16 +312,16 @@ class Recorder:
         if self.active:
             self.duration_ms = (time.perf_counter() - self.started) * 1000
         self.active = False
-        self._rows_by_identity.clear()
+        self.rows_by_identity.clear()
 
     # -- accounting, called by the instrumentation -------------------------
 
     def row_for(self, signal: Signal, sender: Any) -> SummaryRow | None:
         """The summary row of (signal, sender), or None if it is ignored."""
-        cached = self._rows_by_identity.get((id(signal), id(sender)))
-        return cached[0] if cached is not None else self._new_row(signal, sender)
+        cached = self.rows_by_identity.get((id(signal), id(sender)))
+        return cached[0] if cached is not None else self.new_row(signal, sender)
 
-    def _new_row(self, signal: Signal, sender: Any) -> SummaryRow | None:
+    def new_row(self, signal: Signal, sender: Any) -> SummaryRow | None:
         """``row_for()`` when (signal, sender) is not in the identity cache."""
         signal_label, signal_name = signal_names.name(signal)
         sender_label = describe_sender(sender)
@@ -329,15 +334,18 @@ class Recorder:
             row = self.rows.get((signal_label, sender_label))
             if row is None:
                 row = SummaryRow(signal_label, signal_name, sender_label)
+                row.count_only = self.may_count_only and (
+                    len(self.events) >= self.max_events or self.max_per_sender == 0
+                )
                 self.rows[(signal_label, sender_label)] = row
-        if len(self._rows_by_identity) < 10_000:
+        if len(self.rows_by_identity) < 10_000:
             self._remember_row((id(signal), id(sender)), signal, sender, row)
         return row
 
     def _remember_row(
         self, key: tuple[int, int], signal: Signal, sender: Any, row: Any
     ) -> None:
-        rows = self._rows_by_identity
+        rows = self.rows_by_identity
 
         def forget(_: weakref.ref[Any]) -> None:
             rows.pop(key, None)
@@ -358,8 +366,6 @@ class Recorder:
         started: float,
         responses: list[tuple[Any, Any]] | None,
         robust: bool,
-        signal: Signal,
-        named: dict[str, Any],
     ) -> None:
         """Account for a dispatch that ran without being stored.
 
@@ -368,36 +374,32 @@ class Recorder:
         """
         try:
             duration = (time.perf_counter() - started) * 1000
+            row.dispatches += 1
             row.duration_ms += duration
             if scope.call is None:
                 self.top_level_ms += duration
-            if responses is None:
-                row.not_stored += 1
-                self.not_stored += 1
-                row.errors += 1
-            elif responses:
-                row.not_stored += 1
-                self.not_stored += 1
-                row.receivers_run += len(responses)
-                if robust:
-                    row.errors += sum(
-                        1
-                        for _, response in responses
-                        if isinstance(response, Exception)
-                    )
-            else:
-                row.silent += 1
-            self._note_top_level_write(signal, named, scope)
+            if not responses:
+                if responses is None:
+                    row.not_stored += 1
+                    row.errors += 1
+                else:
+                    row.silent += 1
+                return
+            row.not_stored += 1
+            row.receivers_run += len(responses)
+            if robust:
+                self.count_errors(row, responses)
         except Exception:
             self.internal_errors += 1
 
-    def _note_top_level_write(
-        self, signal: Signal, named: dict[str, Any], scope: Scope
-    ) -> None:
-        """``note_write()`` for an unstored post_save sent outside receivers."""
-        if signal is post_save and scope.call is None:
-            caller = _caller_frame() if self.capture_site else None
-            self.note_write(named, None, caller)
+    def count_errors(self, row: SummaryRow, responses: list[tuple[Any, Any]]) -> None:
+        """Count the receivers ``send_robust()`` caught an error from."""
+        try:
+            row.errors += sum(
+                1 for _, response in responses if isinstance(response, Exception)
+            )
+        except Exception:  # not Django's list of pairs
+            self.internal_errors += 1
 
     def note_write(
         self,
@@ -408,32 +410,36 @@ class Recorder:
         """Log one write (a post_save) made outside any receiver.
 
         Writes from receivers are the receivers' design (a tree saving its
-        parent); the cycle detectors judge those from the event tree.
+        parent); the cycle detectors judge those from the event tree. The
+        send site is the event's, or found from ``caller`` (the frame that
+        sent post_save). Never raises.
         """
-        if len(self.writes) >= MAX_WRITES:
-            return
-        instance: Any = named.get("instance")
-        cls: Any = type(instance)
-        if not issubclass(cls, Model):
-            return
-        pk = instance.pk
-        if pk is None:
-            return
-        site: Site | None = None
-        if event is not None:
-            site = event.frames[0] if event.frames else None
-        elif self.capture_site:
-            found = locator.frames(caller)
-            site = found[0] if found else None
-        self.writes.append(
-            (
-                model_labels(cls)[1],
-                instance._state.db,
-                pk if type(pk) is int else cut(str(pk), 40),
-                event.id if event is not None else None,
-                site,
+        try:
+            if len(self.writes) >= MAX_WRITES:
+                return
+            instance: Any = named.get("instance")
+            cls: Any = type(instance)
+            if not issubclass(cls, Model):
+                return
+            pk = instance.pk
+            if pk is None:
+                return
+            site: Site | None = None
+            if event is not None:
+                site = event.frames[0] if event.frames else None
+            elif self.capture_site:
+                site = locator.first_site(caller)
+            self.writes.append(
+                (
+                    model_labels(cls)[1],
+                    instance._state.db,
+                    pk if type(pk) is int else cut(str(pk), 40),
+                    event.id if event is not None else None,
+                    site,
+                )
             )
-        )
+        except Exception:
+            self.internal_errors += 1
 
     def note_bypass(
         self,
@@ -471,34 +477,35 @@ class Recorder:
         sender: Any,
         named: dict[str, Any],
         scope: Scope,
-    ) -> Dispatch | SummaryRow | None:
-        """Count a dispatch about to run, and say how to run it.
+        row: SummaryRow,
+        caller: types.FrameType | None,
+    ) -> Dispatch | None:
+        """Start a dispatch the patched send could not simply count.
 
-        None: nothing more to record (an ignored signal or sender, or nobody
-        listening). A ``SummaryRow``: caps reached, to be counted through
-        ``counted()``. A ``Dispatch``: may become a stored event; ``end()``
-        closes it. Raises only ``SignalRecursionError`` (``RAISE_ON_RECURSION``):
-        it runs between the caller and Django's send.
+        ``row`` is its (signal, sender) row, ``caller`` the frame that called
+        ``Signal.send*``. None: only counted, run it through ``counted()``
+        (nobody listening, or caps reached). A ``Dispatch``: may become a
+        stored event; ``end()`` closes it. Raises only ``SignalRecursionError``
+        (``RAISE_ON_RECURSION``): it runs between the caller and Django's send.
         """
         try:
-            # row_for(), inlined: this runs for every dispatch.
-            cached = self._rows_by_identity.get((id(signal), id(sender)))
-            row = cached[0] if cached is not None else self._new_row(signal, sender)
-            if row is None:
-                return None
             if self.raise_on_recursion and signal in SAVE_SIGNALS:
                 self._check_recursion(named, scope)
-            self.dispatches += 1
-            row.dispatches += 1
-            if not signal.receivers and not self.list_silent:
-                # Django returns [] before looking for receivers: count it here.
-                row.silent += 1
-                self._note_top_level_write(signal, named, scope)
+            # Only a row found silent before is worth Django's own test (a
+            # signal with receivers for other senders): most never are.
+            if row.silent and not self.list_silent and _nobody_listens(signal, sender):
                 return None
             if row.stored >= self.max_per_sender or len(self.events) >= self.max_events:
-                return row
-            caller = _caller_frame() if self.capture_site else None
-            return Dispatch(signal, method, sender, named, scope, row, caller)
+                return None
+            return Dispatch(
+                signal,
+                method,
+                sender,
+                named,
+                scope,
+                row,
+                caller if self.capture_site else None,
+            )
         except SignalRecursionError:
             raise
         except Exception:
@@ -552,16 +559,17 @@ class Recorder:
         row = dispatch.row
         if len(self.events) >= self.max_events or row.stored >= self.max_per_sender:
             row.not_stored += 1
-            self.not_stored += 1
             return None
-        sync_count = len(receivers)
-        calls = [
-            ReceiverCall(name, where, index >= sync_count, kind)
-            for index, (name, where, kind) in enumerate(
-                map(describe_receiver, [*receivers, *async_receivers])
-            )
-        ]
-        if all(call.name.startswith(self.ignore_receivers) for call in calls):
+        calls = [ReceiverCall(*describe_receiver(each), False) for each in receivers]
+        if async_receivers:
+            calls += [
+                ReceiverCall(*describe_receiver(each), True) for each in async_receivers
+            ]
+        ignored = self.ignore_receivers
+        for call in calls:
+            if not call.name.startswith(ignored):
+                break
+        else:
             # Only the toolbar's own receivers (its templates panel listens
             # to template_rendered): counted, not shown.
             dispatch.receivers = 0
@@ -572,6 +580,7 @@ class Recorder:
     def end(self, dispatch: Dispatch, error: BaseException | None = None) -> None:
         duration = (time.perf_counter() - dispatch.started) * 1000
         row = dispatch.row
+        row.dispatches += 1
         row.duration_ms += duration
         if dispatch.scope.call is None:
             self.top_level_ms += duration
@@ -588,9 +597,11 @@ class Recorder:
             self.note_write(dispatch.named, event, dispatch.caller)
         if event is not None:
             event.duration_ms = duration
-            ran = sum(1 for call in event.receivers if call.ran)
-            row.receivers_run += ran
-            row.errors += sum(1 for call in event.receivers if call.error)
+            for call in event.receivers:
+                if call.ran:
+                    row.receivers_run += 1
+                if call.error:
+                    row.errors += 1
             if error is not None:
                 event.error = describe_exception(error)
         else:
@@ -606,11 +617,9 @@ class Recorder:
         named = dispatch.named or {}
         instance = named.get("instance")
         target = describe_target(instance) if instance is not None else None
-        kwargs = {
-            key: describe_kwarg(key, value, self.value_limit)
-            for key, value in named.items()
-            if not (key == "instance" and target is not None)
-        }
+        kwargs = describe_kwargs(
+            named, "instance" if target is not None else None, self.value_limit
+        )
         frames = (
             locator.frames(dispatch.caller, self.stack_depth)
             if dispatch.caller is not None
@@ -620,24 +629,34 @@ class Recorder:
         parent = scope.event
         row = dispatch.row
         with self._lock:
+            # Positional (id, parent, parent_receiver, depth, signal,
+            # signal_name, method, sender, target, kwargs, start_ms,
+            # duration_ms, receivers, frames, keep_stack): once per event.
             event = Event(
-                id=len(self.events),
-                parent=parent.id if parent is not None else None,
-                parent_receiver=scope.receiver_index,
-                depth=parent.depth + 1 if parent is not None else 0,
-                signal=row.signal,
-                signal_name=row.signal_name,
-                method=dispatch.method,
-                sender=row.sender,
-                target=target,
-                kwargs=kwargs,
-                start_ms=(dispatch.started - self.started) * 1000,
-                receivers=calls,
-                frames=frames,
-                keep_stack=self.stack_depth > 1,
+                len(self.events),
+                parent.id if parent is not None else None,
+                scope.receiver_index,
+                parent.depth + 1 if parent is not None else 0,
+                row.signal,
+                row.signal_name,
+                dispatch.method,
+                row.sender,
+                target,
+                kwargs,
+                (dispatch.started - self.started) * 1000,
+                0.0,
+                calls,
+                frames,
+                self.stack_depth > 1,
             )
             self.events.append(event)
             row.stored += 1
+            if self.may_count_only:
+                if len(self.events) >= self.max_events:
+                    for each in self.rows.values():
+                        each.count_only = True
+                elif row.stored >= self.max_per_sender:
+                    row.count_only = True
         return event
 
     # -- results -----------------------------------------------------------
@@ -653,9 +672,9 @@ class Recorder:
             for call in event.receivers
         ]
         return {
-            "dispatches": self.dispatches,
+            "dispatches": sum(row.dispatches for row in rows),
             "stored": len(self.events),
-            "not_stored": self.not_stored,
+            "not_stored": sum(row.not_stored for row in rows),
             "silent": sum(row.silent for row in rows),
             "receivers_run": sum(row.receivers_run for row in rows),
             "receiver_errors": sum(row.errors for row in rows),

@@ -482,6 +482,50 @@ def test_the_event_cap_counts_what_it_did_not_store() -> None:
     assert recording.summary["dispatches"] == 12
 
 
+def test_a_sender_nobody_listens_to_is_counted_silent_while_others_are_heard() -> None:
+    """post_init has a receiver for BlogPost only: a Comment's post_init calls
+    no one, and is counted as silent, however many there are."""
+    post = BlogPost.objects.create(title="p")
+    Comment.objects.bulk_create([Comment(post=post, text=str(i)) for i in range(3)])
+    with connected(post_init, noop, sender=BlogPost):
+        with signals_panel.record() as recording:
+            list(Comment.objects.all())
+            list(BlogPost.objects.all())
+    rows = {
+        (row["signal_name"], row["sender"]): row
+        for row in recording.to_dict()["signals"]
+    }
+    comment = rows[("post_init", "testapp.Comment")]
+    assert (comment["dispatches"], comment["silent"], comment["not_stored"]) == (
+        3,
+        3,
+        0,
+    )
+    assert [(e.signal_name, e.sender) for e in recording.events] == [
+        ("post_init", "testapp.BlogPost")
+    ]
+
+
+def test_past_the_event_cap_new_senders_are_counted_with_their_errors() -> None:
+    def fails(sender: Any, **kwargs: Any) -> None:
+        raise ValueError("nope")
+
+    with connected(order_paid, noop), connected(order_paid, fails):
+        with signals_panel.record({"MAX_EVENTS": 2}) as recording:
+            for sender in ("a", "b", "c", "d"):
+                order_paid.send_robust(sender=sender)
+    assert [event.sender for event in recording.events] == ["'a'", "'b'"]
+    rows = {row["sender"]: row for row in recording.to_dict()["signals"]}
+    assert [
+        (rows[s]["dispatches"], rows[s]["not_stored"], rows[s]["receivers_run"])
+        for s in ("'c'", "'d'")
+    ] == [(1, 1, 2), (1, 1, 2)]
+    assert [rows[s]["errors"] for s in ("'a'", "'b'", "'c'", "'d'")] == [1, 1, 1, 1]
+    summary = recording.summary
+    assert (summary["dispatches"], summary["not_stored"]) == (4, 2)
+    assert summary["receiver_errors"] == 4
+
+
 def test_children_of_an_unstored_dispatch_attach_to_the_nearest_stored_one() -> None:
     inner = Signal()
     inner.connect(noop)
