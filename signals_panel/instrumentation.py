@@ -150,12 +150,21 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             row.dispatches += 1
             row.silent += 1
             if self is post_save and scope.call is None:
-                recorder.note_write(named, None, sys._getframe(1))
+                recorder.note_write(
+                    named, None, sys._getframe(1) if recorder.capture_site else None
+                )
             return original(self, sender, **named)
         dispatch = None
         if not row.count_only:
             dispatch = recorder.begin(
-                self, method, sender, named, scope, row, sys._getframe(1)
+                self,
+                method,
+                sender,
+                named,
+                scope,
+                row,
+                # Frames are made on demand: not without send sites.
+                sys._getframe(1) if recorder.capture_site else None,
             )
         if dispatch is None:
             # Caps reached (or nobody listening to this sender): counted
@@ -166,6 +175,9 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             except BaseException:
                 recorder.counted(row, scope, started, None, robust)
                 raise
+            if type(responses) is not list:  # another patch's send under ours
+                recorder.counted(row, scope, started, responses, robust)
+                return responses
             duration = (perf_counter() - started) * 1000
             row.dispatches += 1
             row.duration_ms += duration
@@ -179,7 +191,9 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             if scope.call is None:
                 recorder.top_level_ms += duration
                 if self is post_save:
-                    recorder.note_write(named, None, sys._getframe(1))
+                    recorder.note_write(
+                        named, None, sys._getframe(1) if recorder.capture_site else None
+                    )
             return responses
         token = _pending.set(dispatch)
         try:
@@ -210,7 +224,14 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
         dispatch = None
         if not row.count_only:
             dispatch = recorder.begin(
-                self, method, sender, named, scope, row, sys._getframe(1)
+                self,
+                method,
+                sender,
+                named,
+                scope,
+                row,
+                # Frames are made on demand: not without send sites.
+                sys._getframe(1) if recorder.capture_site else None,
             )
         if dispatch is None:
             started = time.perf_counter()
@@ -221,7 +242,9 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
                 raise
             recorder.counted(row, scope, started, responses, robust)
             if self is post_save and scope.call is None:
-                recorder.note_write(named, None, sys._getframe(1))
+                recorder.note_write(
+                    named, None, sys._getframe(1) if recorder.capture_site else None
+                )
             return responses
         token = _pending.set(dispatch)
         try:
@@ -248,12 +271,17 @@ def _end(
 
 
 def _original_receivers(responses: Any, dispatch: Dispatch) -> Any:
-    if dispatch.event is None:
+    """Django's responses with each wrapper replaced by its receiver."""
+    kind = type(responses)
+    # Anything but Django's list (or a tuple of it, from another library's
+    # patch under ours) is handed back untouched rather than consumed.
+    if dispatch.event is None or (kind is not list and kind is not tuple):
         return responses
-    return [
+    mapped = [
         (receiver.receiver if isinstance(receiver, _Wrapper) else receiver, response)
         for receiver, response in responses
     ]
+    return mapped if kind is list else tuple(mapped)
 
 
 # ---------------------------------------------------------------------------

@@ -144,6 +144,31 @@ def test_a_patch_made_on_top_of_ours_is_kept_and_still_works() -> None:
     assert not is_installed()
 
 
+def test_a_patch_under_ours_that_returns_no_list_is_passed_through() -> None:
+    """Another library patched Signal.send before the recording started and
+    returns a tuple: the caller gets that tuple, counted or stored."""
+    django_send = Signal.send
+
+    def other_library(self: Signal, sender: Any, **named: Any) -> Any:
+        return tuple(django_send(self, sender, **named))
+
+    signal = Signal()
+    signal.connect(first)
+    Signal.send = other_library  # type: ignore[method-assign]
+    try:
+        with signals_panel.record({"MAX_EVENTS_PER_SENDER": 1}) as recording:
+            stored = signal.send(sender=None)
+            counted = signal.send(sender=None)
+    finally:
+        Signal.send = django_send  # type: ignore[method-assign]
+    # Stored, the wrappers are mapped back to the receivers; counted, the
+    # responses are untouched.
+    assert stored == counted == ((first, "first"),)
+    row = recording.to_dict()["signals"][0]
+    assert (row["dispatches"], row["not_stored"], row["receivers_run"]) == (2, 1, 2)
+    assert recording.summary["internal_errors"] == 0
+
+
 @pytest.mark.parametrize("method", ["send", "send_robust"])
 def test_responses_hold_the_original_receivers_in_order(method: str) -> None:
     signal = Signal()
