@@ -399,16 +399,20 @@ class CodeLocator:
         return found
 
     def first_site(self, frame: types.FrameType | None) -> Site | None:
-        """``frames(frame)[0]``, or None: for the hot path (every write)."""
-        library = self._library_codes
+        """``frames(frame)[0]``, or None: for the hot path (every write).
+
+        Walks frames whose code is already known here; anything else (new
+        code, the sync_to_async hop) goes to ``frames()``.
+        """
+        known = self._code_info
         while frame is not None:
             code = frame.f_code
-            if library.get(id(code)) is not code:
-                if code is _THREAD_HANDLER:
-                    found = self.frames(frame)
-                    return found[0] if found else None
-                if not self.info(code)[0]:
-                    return (code, frame.f_lasti)
+            entry = known.get(id(code))
+            if entry is None or entry[0] is not code or code is _THREAD_HANDLER:
+                found = self.frames(frame)
+                return found[0] if found else None
+            if not entry[1]:
+                return (code, frame.f_lasti)
             frame = frame.f_back
         return None
 

@@ -45,6 +45,7 @@ STATS_VERSION = 1
 SAVE_SIGNALS = (pre_save, post_save)
 # Row writes and bulk operations kept per recording, for the detectors.
 MAX_WRITES = 10_000
+_NO_VALUE = object()
 # Senders that cannot be weakly referenced and whose lifetime nobody can
 # observe: a recording may hold them.
 PLAIN_SENDER_TYPES = (str, int, float, bytes, bool, complex)
@@ -296,6 +297,10 @@ class Recorder:
         # weakly referenced and have no lifetime to observe: the entry holds
         # them. Cleared at stop.
         self.rows_by_identity: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+        # id(model class) -> (concrete model's label, pk attname) for the
+        # write log; entries go with their class, as above.
+        self._write_models: dict[int, tuple[str, str]] = {}
+        self._model_refs: dict[int, weakref.ref[Any]] = {}
         # Time in dispatches not sent from inside a receiver: the wall time
         # signals added to the request, without counting nested ones twice.
         self.top_level_ms = 0.0
@@ -313,6 +318,8 @@ class Recorder:
             self.duration_ms = (time.perf_counter() - self.started) * 1000
         self.active = False
         self.rows_by_identity.clear()
+        self._write_models.clear()
+        self._model_refs.clear()
 
     # -- accounting, called by the instrumentation -------------------------
 
@@ -419,9 +426,17 @@ class Recorder:
                 return
             instance: Any = named.get("instance")
             cls: Any = type(instance)
-            if not issubclass(cls, Model):
-                return
-            pk = instance.pk
+            model = self._write_models.get(id(cls))
+            if model is None:
+                if not issubclass(cls, Model):
+                    return
+                model = (model_labels(cls)[1], cls._meta.pk.attname)
+                self._remember_model(cls, model)
+            # The primary key as Model.pk reads it, without two calls; a
+            # composite key is not in __dict__.
+            pk = instance.__dict__.get(model[1], _NO_VALUE)
+            if pk is _NO_VALUE:
+                pk = instance.pk
             if pk is None:
                 return
             site: Site | None = None
@@ -431,7 +446,7 @@ class Recorder:
                 site = locator.first_site(caller)
             self.writes.append(
                 (
-                    model_labels(cls)[1],
+                    model[0],
                     instance._state.db,
                     pk if type(pk) is int else cut(str(pk), 40),
                     event.id if event is not None else None,
@@ -440,6 +455,17 @@ class Recorder:
             )
         except Exception:
             self.internal_errors += 1
+
+    def _remember_model(self, cls: type, model: tuple[str, str]) -> None:
+        """Cache what the write log needs of ``cls``, while the class lives."""
+        models = self._write_models
+        key = id(cls)
+
+        def forget(_: weakref.ref[Any]) -> None:
+            models.pop(key, None)
+
+        self._model_refs[key] = weakref.ref(cls, forget)
+        models[key] = model
 
     def note_bypass(
         self,

@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import gc
 import threading
+import weakref
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.apps.registry import Apps
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models.signals import (
     m2m_changed,
     post_delete,
@@ -428,6 +431,35 @@ def test_senders_reusing_the_ids_of_collected_ones_get_their_own_rows() -> None:
     assert {f"Sender{index}" for index in range(100)} <= set(short)
     assert all(short[f"Sender{index}"] == 1 for index in range(100))
     assert (short["'a'"], short["'b'"]) == (2, 1)
+
+
+def test_the_write_log_keeps_no_model_class_alive_and_tells_reused_ids_apart() -> None:
+    """Model classes made at run time (as some tests do) can die mid-recording;
+    a new one may get the same id() and must not be logged under the old one's
+    name."""
+    labels: list[str] = []
+    seen_ids: set[int] = set()
+    reused = 0
+    with signals_panel.record() as recording:
+        for index in range(30):
+            registry = Apps()
+            meta = type("Meta", (), {"app_label": "testapp", "apps": registry})
+            model = type(
+                f"Temporary{index}",
+                (models.Model,),
+                {"__module__": __name__, "Meta": meta},
+            )
+            reused += id(model) in seen_ids
+            seen_ids.add(id(model))
+            post_save.send(sender=model, instance=model(pk=index), created=False)
+            labels.append(model._meta.label)
+            alive = weakref.ref(model)
+            del model, meta, registry
+            gc.collect()
+            assert alive() is None
+        assert recording.recorder._write_models == {}
+    assert reused
+    assert [write["model"] for write in recording.to_dict()["writes"]] == labels
 
 
 def save_again(post: BlogPost) -> None:
