@@ -40,7 +40,7 @@ from django.apps import apps
 from django.db.backends.utils import CursorWrapper
 from django.db.models.query import QuerySet
 from django.db.models.signals import post_save, pre_save
-from django.dispatch import Signal
+from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NONE_ID
 
 from .describe import describe_callable, describe_exception, describe_sender
@@ -122,6 +122,17 @@ def _unpatch_all() -> None:
             del _patches[(owner, name)]
 
 
+def _is_djangos(original: Callable[..., Any], method: str) -> bool:
+    """Whether ``original`` is Django's own ``Signal.<method>``, not another
+    library's patch: its code, not a copied ``__name__``, says so."""
+    code = getattr(original, "__code__", None)
+    return (
+        code is not None
+        and code.co_name == method
+        and code.co_filename == getattr(dispatcher, "__file__", None)
+    )
+
+
 def _mark(patched: Callable[..., Any], original: Callable[..., Any]) -> None:
     functools.update_wrapper(patched, original)
     setattr(patched, MARK, True)
@@ -134,10 +145,17 @@ def _mark(patched: Callable[..., Any], original: Callable[..., Any]) -> None:
 def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any]:
     robust = method == "send_robust"
     perf_counter = time.perf_counter
+    # Django's send*() returns a new [] at once when nothing at all is
+    # connected (pre_init and post_init for every model instance, often):
+    # answered here, without a second call that re-packs the arguments.
+    # Not when another library's patch is underneath: it is called.
+    returns_early = _is_djangos(original, method)
 
     def send(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
         if scope is None:
+            if returns_early and not self.receivers:
+                return []
             return original(self, sender, **named)
         recorder = scope.recorder
         # Recorder.row_for(), inline: this runs for every dispatch.
@@ -153,7 +171,7 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
                 recorder.note_write(
                     named, None, sys._getframe(1) if recorder.capture_site else None
                 )
-            return original(self, sender, **named)
+            return [] if returns_early else original(self, sender, **named)
         dispatch = None
         if not row.count_only:
             dispatch = recorder.begin(
@@ -212,10 +230,13 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
 
 def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., Any]:
     robust = method == "asend_robust"
+    returns_early = _is_djangos(original, method)
 
     async def asend(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
         if scope is None:
+            if returns_early and not self.receivers:
+                return []
             return await original(self, sender, **named)
         recorder = scope.recorder
         row = recorder.row_for(self, sender)

@@ -8,6 +8,7 @@ import gc
 import inspect
 import logging
 import re
+import threading
 import weakref
 from typing import Any
 
@@ -167,6 +168,42 @@ def test_a_patch_under_ours_that_returns_no_list_is_passed_through() -> None:
     row = recording.to_dict()["signals"][0]
     assert (row["dispatches"], row["not_stored"], row["receivers_run"]) == (2, 1, 2)
     assert recording.summary["internal_errors"] == 0
+
+
+def test_a_patch_under_ours_still_sees_dispatches_nobody_listens_to() -> None:
+    """Django's send returns [] at once when nothing is connected, and the
+    patched send answers that itself; not when another library's patch is
+    underneath, which must still be called, recording or not."""
+    django_send = Signal.send
+    seen: list[Any] = []
+
+    def other_library(self: Signal, sender: Any, **named: Any) -> Any:
+        seen.append(sender)
+        return django_send(self, sender, **named)
+
+    unconnected = Signal()
+    Signal.send = other_library  # type: ignore[method-assign]
+    try:
+        with signals_panel.record() as recording:
+            assert unconnected.send(sender="recorded") == []
+            outside = threading.Thread(target=unconnected.send, args=("elsewhere",))
+            outside.start()
+            outside.join()
+    finally:
+        Signal.send = django_send  # type: ignore[method-assign]
+    assert sorted(seen) == ["elsewhere", "recorded"]
+    assert recording.summary["silent"] == 1
+
+
+def test_a_signal_nobody_listens_to_returns_a_new_empty_list_each_time() -> None:
+    unconnected = Signal()
+    with signals_panel.record() as recording:
+        first_responses = unconnected.send(sender=None)
+        first_responses.append("mine")
+        assert unconnected.send(sender=None) == []
+        assert unconnected.send_robust(sender=None) == []
+    assert unconnected.send(sender=None) == []
+    assert recording.summary["silent"] == 3
 
 
 @pytest.mark.parametrize("method", ["send", "send_robust"])
