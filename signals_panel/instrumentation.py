@@ -14,8 +14,11 @@ that sees the receivers of this dispatch and can hand back timed wrappers.
 ``has_listeners()`` also calls ``_live_receivers`` but never has a pending
 marker, so query planning (fast deletes, m2m bulk inserts) is untouched.
 Responses are mapped back to the original receivers before they reach the
-caller. Dispatches that will not be stored (over a cap, or with nobody
-listening) take a shorter path that only counts and times them.
+caller. Dispatches that will not be stored (their (signal, sender) row is
+flagged "count only" once a cap is reached, or nobody listens) are counted and
+timed in the patched send itself, without a call into the recorder; a signal
+with nothing connected at all is answered with ``[]`` there, as Django's own
+method would, unless another library's patch is underneath.
 
 Django-version differences are confined to this module. All supported
 versions (5.2, 6.0, 6.1) return ``(sync_receivers, async_receivers)`` from
