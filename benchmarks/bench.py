@@ -2,6 +2,7 @@
 
     ./bin/bench            # the full run (a few minutes), prints Markdown tables
     ./bin/bench --quick    # a smoke run with tiny counts (the test suite uses it)
+    ./bin/bench --steps    # where a recorded save goes, step by step (steps.py)
 
 Every configuration is measured alternately, several rounds, and reported by
 its median, so that the machine's noise hits all of them alike. With no
@@ -498,7 +499,16 @@ def targets() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="only where a recorded save goes, step by step (benchmarks/steps.py)",
+    )
     args = parser.parse_args(argv)
+    if args.steps:
+        from benchmarks import steps
+
+        return steps.main(["--quick"] if args.quick else [])
     quick = args.quick
     call_command("migrate", run_syncdb=True, verbosity=0)
     number, rounds = (50, 2) if quick else (20_000, 7)

@@ -9,9 +9,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_benchmarks_run_and_print_every_table() -> None:
+def run_bench(*options: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--quick"],
+        [sys.executable, "-m", "benchmarks.bench", "--quick", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -20,6 +20,11 @@ def test_the_benchmarks_run_and_print_every_table() -> None:
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_the_benchmarks_run_and_print_every_table() -> None:
+    result = run_bench()
     for title in (
         "(a) Signal.send, 0 receivers",
         "(b) Model.save()",
@@ -30,3 +35,14 @@ def test_the_benchmarks_run_and_print_every_table() -> None:
     ):
         assert title in result.stdout
     assert "| plain Django |" in result.stdout
+
+
+def test_the_step_by_step_benchmark_prints_every_step() -> None:
+    rows = [
+        line.split("|")[1].strip()
+        for line in run_bench("--steps").stdout.splitlines()
+        if line.startswith("| ") and "µs" in line
+    ]
+    assert rows[0] == "plain Django"
+    assert rows[-1] == "+ its send sites (default settings)"
+    assert len(rows) == 9
