@@ -195,6 +195,10 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
                 responses = original(self, sender, **named)
             except BaseException:
                 recorder.counted(row, scope, started, None, robust)
+                if self is post_save and scope.call is None:  # the row was written
+                    recorder.note_write(
+                        named, None, sys._getframe(1) if recorder.capture_site else None
+                    )
                 raise
             if type(responses) is not list:  # another patch's send under ours
                 recorder.counted(row, scope, started, responses, robust)
@@ -263,6 +267,10 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
                 responses = await original(self, sender, **named)
             except BaseException:
                 recorder.counted(row, scope, started, None, robust)
+                if self is post_save and scope.call is None:  # the row was written
+                    recorder.note_write(
+                        named, None, sys._getframe(1) if recorder.capture_site else None
+                    )
                 raise
             recorder.counted(row, scope, started, responses, robust)
             if self is post_save and scope.call is None:

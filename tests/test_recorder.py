@@ -484,6 +484,26 @@ def test_writes_on_the_counting_paths_keep_their_send_site(listened: bool) -> No
     assert all(write["site"].endswith("in save_again") for write in writes)
 
 
+@pytest.mark.django_db
+def test_a_write_whose_post_save_receiver_fails_is_still_logged() -> None:
+    """The row is in the database before post_save runs: a receiver raising
+    does not undo the write, stored or only counted."""
+
+    def fails(sender: Any, **kwargs: Any) -> None:
+        raise ValueError("after the write")
+
+    post = BlogPost.objects.create(title="f")
+    with connected(post_save, fails, sender=BlogPost):
+        with signals_panel.record({"MAX_EVENTS_PER_SENDER": 1}) as recording:
+            for _ in range(2):
+                with pytest.raises(ValueError, match="after the write"):
+                    save_again(post)
+    writes = recording.to_dict()["writes"]
+    assert [write["event"] is None for write in writes] == [False, True]
+    assert all(write["site"].endswith("in save_again") for write in writes)
+    assert [f.kind for f in recording.findings].count("repeated_save") == 1
+
+
 def test_a_flood_of_post_init_leaves_room_for_later_events() -> None:
     BlogPost.objects.bulk_create([BlogPost(title=str(i)) for i in range(300)])
     with connected(post_init, noop, sender=BlogPost), connected(order_paid, noop):
