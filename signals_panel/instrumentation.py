@@ -156,7 +156,8 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
 
     def send(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
-        if scope is None:
+        # Inactive: a context copied from a recording that has stopped since.
+        if scope is None or not scope.recorder.active:
             if returns_early and not self.receivers:
                 return []
             return original(self, sender, **named)
@@ -241,7 +242,7 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
 
     async def asend(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
-        if scope is None:
+        if scope is None or not scope.recorder.active:
             if returns_early and not self.receivers:
                 return []
             return await original(self, sender, **named)

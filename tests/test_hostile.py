@@ -3,6 +3,7 @@ should keep, and renders clearly."""
 
 from __future__ import annotations
 
+import contextvars
 import gc
 from typing import Any
 
@@ -130,6 +131,27 @@ def test_a_recording_stopped_mid_dispatch_ignores_what_follows() -> None:
     assert responses == [(stops_the_recording, "ok")]
     assert [event.sender for event in recording.events] == ["'first'"]
     recording.to_dict()  # stats still build
+
+
+def test_a_context_copied_during_a_recording_records_nothing_once_it_stops() -> None:
+    """A task or thread started inside a recording keeps a copy of its context;
+    what it sends after the recording stopped is not added to it (another
+    recording keeps the patches in place meanwhile)."""
+    listened, unheard = Signal(), Signal()
+    listened.connect(noop)
+    with signals_panel.record():
+        with signals_panel.record() as recording:
+            copied = contextvars.copy_context()
+            listened.send(sender="during")
+        before = recording.to_dict()
+        for signal in (listened, unheard):
+            assert copied.run(signal.send, sender="after") == (
+                [(noop, None)] if signal is listened else []
+            )
+    after = recording.to_dict()
+    assert after["signals"] == before["signals"]
+    assert after["summary"] == before["summary"]
+    assert [event.sender for event in recording.events] == ["'during'"]
 
 
 def test_a_receiver_connecting_another_mid_dispatch() -> None:
