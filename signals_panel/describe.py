@@ -82,19 +82,16 @@ def describe_value(value: Any, limit: int = 200) -> str:
 _secret_keys: dict[str, bool] = {}
 
 
+def _is_secret_key(key: str) -> bool:
+    secret = SECRET_KEY_PATTERN.search(key) is not None
+    if len(_secret_keys) < 10_000:
+        _secret_keys[key] = secret
+    return secret
+
+
 def describe_kwarg(key: str, value: Any, limit: int = 200) -> str:
     """Render one keyword argument of a dispatch, masking secret-looking keys."""
-    secret = _secret_keys.get(key)
-    if secret is None:
-        secret = SECRET_KEY_PATTERN.search(key) is not None
-        if len(_secret_keys) < 10_000:
-            _secret_keys[key] = secret
-    if secret:
-        return MASK
-    cls = type(value)
-    if value is None or cls is bool or cls is int:
-        return cut(repr(value), limit)
-    return describe_value(value, limit)
+    return describe_kwargs({key: value}, None, limit)[key]
 
 
 def describe_kwargs(
@@ -108,8 +105,8 @@ def describe_kwargs(
             continue
         secret = secret_keys.get(key)
         if secret is None:
-            described[key] = describe_kwarg(key, value, limit)
-        elif secret:
+            secret = _is_secret_key(key)
+        if secret:
             described[key] = MASK
         elif value is None or value is True or value is False:
             described[key] = repr(value)
@@ -237,7 +234,7 @@ def model_labels(model: Any) -> tuple[str, str]:
     labels: tuple[str, str] | None = _cached(_label_cache, meta)
     if labels is None:
         labels = (meta.label, meta.concrete_model._meta.label)
-        _remember(_label_cache, meta, labels)
+        remember_weakly(_label_cache, meta, labels)
     return labels
 
 
@@ -497,7 +494,13 @@ def _cached(cache: dict[int, Any], key: Any) -> Any:
     return None
 
 
-def _remember(cache: dict[int, Any], key: Any, value: Any) -> None:
+def remember_weakly(cache: dict[int, Any], key: Any, value: Any) -> None:
+    """``cache[id(key)] = (weak reference to key, value)`` while ``key`` lives.
+
+    The entry goes when ``key`` does, before its id can be reused, so a hit
+    is ``key``'s own. Nothing is cached past ``MAX_CACHED_CALLABLES`` entries
+    or for an object that cannot be weakly referenced.
+    """
     if len(cache) >= MAX_CACHED_CALLABLES:
         return
     ident = id(key)
@@ -506,9 +509,8 @@ def _remember(cache: dict[int, Any], key: Any, value: Any) -> None:
         cache.pop(ident, None)
 
     try:
-        # The entry goes when the callable does, before its id can be reused.
         reference = weakref.ref(key, forget)
-    except TypeError:  # not weak-referenceable: described each time
+    except TypeError:  # not weak-referenceable: worked out each time
         return
     cache[ident] = (reference, value)
 
@@ -535,7 +537,7 @@ def describe_callable(func: Any) -> tuple[str, str | None]:
         result = _describe_callable(func)
     except Exception:
         result = (f"<{_type_name(type(func))} object>", None)
-    _remember(_callable_cache, key, result)
+    remember_weakly(_callable_cache, key, result)
     return result
 
 

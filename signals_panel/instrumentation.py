@@ -35,6 +35,7 @@ import functools
 import sys
 import threading
 import time
+import types
 import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
@@ -172,21 +173,12 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             row.dispatches += 1
             row.silent += 1
             if self is post_save and scope.call is None:
-                recorder.note_write(
-                    named, None, sys._getframe(1) if recorder.capture_site else None
-                )
+                recorder.note_write(named, None, _send_site_frame(recorder))
             return [] if returns_early else original(self, sender, **named)
         dispatch = None
         if not row.count_only:
             dispatch = recorder.begin(
-                self,
-                method,
-                sender,
-                named,
-                scope,
-                row,
-                # Frames are made on demand: not without send sites.
-                sys._getframe(1) if recorder.capture_site else None,
+                self, method, sender, named, scope, row, _send_site_frame(recorder)
             )
         if dispatch is None:
             # Caps reached (or nobody listening to this sender): counted
@@ -196,11 +188,11 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
                 responses = original(self, sender, **named)
             except BaseException:
                 recorder.counted(row, scope, started, None, robust)
-                if self is post_save and scope.call is None:  # the row was written
-                    recorder.note_write(
-                        named, None, sys._getframe(1) if recorder.capture_site else None
-                    )
                 raise
+            finally:
+                # The row is written before post_save runs, raise or not.
+                if self is post_save and scope.call is None:
+                    recorder.note_write(named, None, _send_site_frame(recorder))
             if type(responses) is not list:  # another patch's send under ours
                 recorder.counted(row, scope, started, responses, robust)
                 return responses
@@ -216,10 +208,6 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
                 row.silent += 1
             if scope.call is None:
                 recorder.top_level_ms += duration
-                if self is post_save:
-                    recorder.note_write(
-                        named, None, sys._getframe(1) if recorder.capture_site else None
-                    )
             return responses
         token = _pending.set(dispatch)
         try:
@@ -253,14 +241,7 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
         dispatch = None
         if not row.count_only:
             dispatch = recorder.begin(
-                self,
-                method,
-                sender,
-                named,
-                scope,
-                row,
-                # Frames are made on demand: not without send sites.
-                sys._getframe(1) if recorder.capture_site else None,
+                self, method, sender, named, scope, row, _send_site_frame(recorder)
             )
         if dispatch is None:
             started = time.perf_counter()
@@ -268,16 +249,12 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
                 responses = await original(self, sender, **named)
             except BaseException:
                 recorder.counted(row, scope, started, None, robust)
-                if self is post_save and scope.call is None:  # the row was written
-                    recorder.note_write(
-                        named, None, sys._getframe(1) if recorder.capture_site else None
-                    )
                 raise
+            finally:
+                # The row is written before post_save runs, raise or not.
+                if self is post_save and scope.call is None:
+                    recorder.note_write(named, None, _send_site_frame(recorder))
             recorder.counted(row, scope, started, responses, robust)
-            if self is post_save and scope.call is None:
-                recorder.note_write(
-                    named, None, sys._getframe(1) if recorder.capture_site else None
-                )
             return responses
         token = _pending.set(dispatch)
         try:
@@ -292,6 +269,15 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
 
     _mark(asend, original)
     return asend
+
+
+def _send_site_frame(recorder: Recorder) -> types.FrameType | None:
+    """The frame that called the patched send, if send sites are kept.
+
+    Call it from the patched send itself: it looks two frames up. Python
+    makes frame objects on demand, so none is made with send sites off.
+    """
+    return sys._getframe(2) if recorder.capture_site else None
 
 
 def _end(

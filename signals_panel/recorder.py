@@ -36,6 +36,7 @@ from .describe import (
     describe_target,
     locator,
     model_labels,
+    remember_weakly,
     signal_names,
 )
 from .detectors import SEVERITIES, Finding, find_hazards, flag_events
@@ -297,10 +298,9 @@ class Recorder:
         # weakly referenced and have no lifetime to observe: the entry holds
         # them. Cleared at stop.
         self.rows_by_identity: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
-        # id(model class) -> (concrete model's label, pk attname) for the
-        # write log; entries go with their class, as above.
-        self._write_models: dict[int, tuple[str, str]] = {}
-        self._model_refs: dict[int, weakref.ref[Any]] = {}
+        # id(model class) -> (weak reference, (concrete model's label, pk
+        # attname)) for the write log; entries go with their class.
+        self._write_models: dict[int, tuple[weakref.ref[Any], tuple[str, str]]] = {}
         # Time in dispatches not sent from inside a receiver: the wall time
         # signals added to the request, without counting nested ones twice.
         self.top_level_ms = 0.0
@@ -319,7 +319,6 @@ class Recorder:
         self.active = False
         self.rows_by_identity.clear()
         self._write_models.clear()
-        self._model_refs.clear()
 
     # -- accounting, called by the instrumentation -------------------------
 
@@ -341,8 +340,8 @@ class Recorder:
             row = self.rows.get((signal_label, sender_label))
             if row is None:
                 row = SummaryRow(signal_label, signal_name, sender_label)
-                row.count_only = self.may_count_only and (
-                    len(self.events) >= self.max_events or self.max_per_sender == 0
+                row.count_only = (
+                    self.may_count_only and len(self.events) >= self.max_events
                 )
                 self.rows[(signal_label, sender_label)] = row
         if len(self.rows_by_identity) < 10_000:
@@ -426,12 +425,15 @@ class Recorder:
                 return
             instance: Any = named.get("instance")
             cls: Any = type(instance)
-            model = self._write_models.get(id(cls))
-            if model is None:
+            # A hit needs no identity check: entries go with their class.
+            entry = self._write_models.get(id(cls))
+            if entry is not None:
+                model = entry[1]
+            else:
                 if not issubclass(cls, Model):
                     return
                 model = (model_labels(cls)[1], cls._meta.pk.attname)
-                self._remember_model(cls, model)
+                remember_weakly(self._write_models, cls, model)
             # The primary key as Model.pk reads it, without two calls; a
             # composite key is not in __dict__.
             pk = instance.__dict__.get(model[1], _NO_VALUE)
@@ -455,17 +457,6 @@ class Recorder:
             )
         except Exception:
             self.internal_errors += 1
-
-    def _remember_model(self, cls: type, model: tuple[str, str]) -> None:
-        """Cache what the write log needs of ``cls``, while the class lives."""
-        models = self._write_models
-        key = id(cls)
-
-        def forget(_: weakref.ref[Any]) -> None:
-            models.pop(key, None)
-
-        self._model_refs[key] = weakref.ref(cls, forget)
-        models[key] = model
 
     def note_bypass(
         self,
@@ -509,10 +500,11 @@ class Recorder:
         """Start a dispatch the patched send could not simply count.
 
         ``row`` is its (signal, sender) row, ``caller`` the frame that called
-        ``Signal.send*``. None: only counted, run it through ``counted()``
-        (nobody listening, or caps reached). A ``Dispatch``: may become a
-        stored event; ``end()`` closes it. Raises only ``SignalRecursionError``
-        (``RAISE_ON_RECURSION``): it runs between the caller and Django's send.
+        ``Signal.send*`` (None without send sites). None: only counted, run it
+        through ``counted()`` (nobody listening, or caps reached). A
+        ``Dispatch``: may become a stored event; ``end()`` closes it. Raises
+        only ``SignalRecursionError`` (``RAISE_ON_RECURSION``): it runs
+        between the caller and Django's send.
         """
         try:
             if self.raise_on_recursion and signal in SAVE_SIGNALS:
@@ -523,15 +515,7 @@ class Recorder:
                 return None
             if row.stored >= self.max_per_sender or len(self.events) >= self.max_events:
                 return None
-            return Dispatch(
-                signal,
-                method,
-                sender,
-                named,
-                scope,
-                row,
-                caller if self.capture_site else None,
-            )
+            return Dispatch(signal, method, sender, named, scope, row, caller)
         except SignalRecursionError:
             raise
         except Exception:
