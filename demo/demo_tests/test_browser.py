@@ -83,17 +83,20 @@ def run_scenario(page: Any, name: str) -> None:
 
 
 def open_panel(page: Any) -> Any:
-    """Open the panel; a click that lands while the toolbar is still
-    re-rendering (after a History switch) is repeated."""
+    """Open the panel and wait until its script has set it up (it marks the
+    root ``data-djsp-ready``): a key pressed before that does nothing. A
+    click that lands while the toolbar is still re-rendering (after a
+    History switch) is repeated."""
     panel = page.locator(f"{PANEL} [data-djsp-root]")
+    ready = page.locator(f"{PANEL} [data-djsp-root][data-djsp-ready]")
     for _attempt in range(3):
         page.click("#djdt-SignalTimelinePanel a")
         try:
-            panel.wait_for(state="visible", timeout=10_000)
+            ready.wait_for(state="visible", timeout=10_000)
             return panel
         except Exception:
             page.wait_for_load_state("networkidle")
-    panel.wait_for(state="visible")
+    ready.wait_for(state="visible")
     return panel
 
 
