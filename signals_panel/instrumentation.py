@@ -45,7 +45,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models.query import QuerySet
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal, dispatcher
-from django.dispatch.dispatcher import NONE_ID
+from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
 
 from .describe import describe_callable, describe_exception, describe_sender
 from .recorder import Dispatch, Event, ReceiverCall, Recorder, Scope, current_scope
@@ -154,6 +154,11 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
     # answered here, without a second call that re-packs the arguments.
     # Not when another library's patch is underneath: it is called.
     returns_early = _is_djangos(original, method)
+    # Over Django's own send(), a recorded dispatch runs its sync receivers
+    # here, in Django's order and way, instead of through a second call and
+    # a wrapped _live_receivers(). send_robust(), and any dispatch that has
+    # async receivers, still go through the method underneath.
+    own_loop = returns_early and not robust
 
     def send(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
@@ -180,48 +185,111 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             dispatch = recorder.begin(
                 self, method, sender, named, scope, row, _send_site_frame(recorder)
             )
-        if dispatch is None:
-            # Caps reached (or nobody listening to this sender): counted
-            # and timed only. Recorder.counted(), inline but for failures.
-            started = perf_counter()
-            try:
-                responses = original(self, sender, **named)
-            except BaseException:
-                recorder.counted(row, scope, started, None, robust)
-                raise
-            finally:
-                # The row is written before post_save runs, raise or not.
-                if self is post_save and scope.call is None:
-                    recorder.note_write(named, None, _send_site_frame(recorder))
-            if type(responses) is not list:  # another patch's send under ours
-                recorder.counted(row, scope, started, responses, robust)
-                return responses
-            duration = (perf_counter() - started) * 1000
-            row.dispatches += 1
-            row.duration_ms += duration
-            if responses:
-                row.not_stored += 1
-                row.receivers_run += len(responses)
-                if robust:
-                    recorder.count_errors(row, responses)
-            else:
-                row.silent += 1
-            if scope.call is None:
-                recorder.top_level_ms += duration
-            return responses
-        token = _pending.set(dispatch)
+        if dispatch is not None:
+            if own_loop:
+                return _send_stored(self, sender, named, dispatch, original)
+            return _send_wrapped(self, sender, named, dispatch, original)
+        # Caps reached (or nobody listening to this sender): counted and
+        # timed only. Recorder.counted(), inline but for failures.
+        started = perf_counter()
         try:
-            responses = original(self, sender, **named)
-        except BaseException as error:
-            _end(recorder, dispatch, error)
+            if not own_loop:
+                responses = original(self, sender, **named)
+            elif (
+                not self.receivers
+                or self.sender_receivers_cache.get(sender) is NO_RECEIVERS
+            ):
+                responses = []
+            else:
+                receivers, async_receivers = _live_receivers_of(self, sender)
+                if async_receivers:
+                    responses = original(self, sender, **named)
+                else:
+                    responses = []
+                    for receiver in receivers:
+                        response = receiver(signal=self, sender=sender, **named)
+                        responses.append((receiver, response))
+        except BaseException:
+            recorder.counted(row, scope, started, None, robust)
             raise
         finally:
-            _pending.reset(token)
-        _end(recorder, dispatch)
-        return _original_receivers(responses, dispatch)
+            # The row is written before post_save runs, raise or not.
+            if self is post_save and scope.call is None:
+                recorder.note_write(named, None, _send_site_frame(recorder))
+        if type(responses) is not list:  # another patch's send under ours
+            recorder.counted(row, scope, started, responses, robust)
+            return responses
+        duration = (perf_counter() - started) * 1000
+        row.dispatches += 1
+        row.duration_ms += duration
+        if responses:
+            row.not_stored += 1
+            row.receivers_run += len(responses)
+            if robust:
+                recorder.count_errors(row, responses)
+        else:
+            row.silent += 1
+        if scope.call is None:
+            recorder.top_level_ms += duration
+        return responses
 
     _mark(send, original)
     return send
+
+
+def _send_stored(
+    signal: Signal,
+    sender: Any,
+    named: dict[str, Any],
+    dispatch: Dispatch,
+    original: Callable[..., Any],
+) -> Any:
+    """Django's ``Signal.send()`` for a dispatch that may be stored.
+
+    The same steps as Django's: nothing connected for this sender, nothing
+    called; sync receivers in order, each with ``signal``, ``sender`` and the
+    arguments, the first error propagating. Each runs in its wrapper, so the
+    responses hold the receivers themselves from the start.
+    """
+    recorder = dispatch.scope.recorder
+    responses: Any = []
+    try:
+        if signal.receivers and (
+            signal.sender_receivers_cache.get(sender) is not NO_RECEIVERS
+        ):
+            receivers, async_receivers = _live_receivers_of(signal, sender)
+            if async_receivers:  # Django's own way of running them
+                return _send_wrapped(signal, sender, named, dispatch, original)
+            wrappers = _wrap_sync(dispatch, receivers)
+            for receiver, wrapper in zip(receivers, wrappers, strict=True):
+                response = wrapper(signal=signal, sender=sender, **named)
+                responses.append((receiver, response))
+    except BaseException as error:
+        _end(recorder, dispatch, error)
+        raise
+    _end(recorder, dispatch)
+    return responses
+
+
+def _send_wrapped(
+    signal: Signal,
+    sender: Any,
+    named: dict[str, Any],
+    dispatch: Dispatch,
+    original: Callable[..., Any],
+) -> Any:
+    """The method underneath, its receivers wrapped by ``_live_receivers()``."""
+    recorder = dispatch.scope.recorder
+    token = _pending.set(dispatch)
+    try:
+        responses = original(signal, sender, **named)
+    except BaseException as error:
+        _end(recorder, dispatch, error)
+        raise
+    finally:
+        _pending.reset(token)
+    _end(recorder, dispatch)
+    return _original_receivers(responses, dispatch)
 
 
 def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., Any]:
@@ -307,7 +375,15 @@ def _original_receivers(responses: Any, dispatch: Dispatch) -> Any:
 # Receivers
 
 
+# Our patch of ``Signal._live_receivers`` and the method under it, while
+# patched: the patched send skips ours when it asks for receivers itself.
+_live_patch: Any = None
+_live_original: Any = None
+
+
 def _live_receivers_patch(original: Callable[..., Any], _: str) -> Callable[..., Any]:
+    global _live_patch, _live_original
+
     def _live_receivers(self: Signal, sender: Any) -> Any:
         result = original(self, sender)
         dispatch = _pending.get()
@@ -317,37 +393,67 @@ def _live_receivers_patch(original: Callable[..., Any], _: str) -> Callable[...,
         return _wrap_receivers(dispatch, result)
 
     _mark(_live_receivers, original)
+    _live_patch, _live_original = _live_receivers, original
     return _live_receivers
 
 
+def _live_receivers_of(signal: Signal, sender: Any) -> Any:
+    """``signal._live_receivers(sender)``, as Django's send would call it.
+
+    When that would reach our patch (nothing pending for it to wrap), the
+    method under it is called instead; another library's patch, or a
+    subclass's override, is called as is.
+    """
+    live = signal._live_receivers
+    function = getattr(live, "__func__", None)
+    if function is not None and function is _live_patch:
+        return _live_original(signal, sender)
+    return live(sender)
+
+
 def _wrap_receivers(dispatch: Dispatch, result: Any) -> Any:
+    """``_live_receivers()``'s result, each receiver in its wrapper."""
     recorder = dispatch.scope.recorder
     try:
         sync_receivers, async_receivers = result
         calls = recorder.receivers_found(dispatch, sync_receivers, async_receivers)
         if calls is None:
             return result
-        event, parent = dispatch.event, dispatch.scope
-        wrapped_sync: list[Any] = [
-            SyncReceiver(receiver, recorder, event, index, calls[index], parent)
-            for index, receiver in enumerate(sync_receivers)
-        ]
         offset = len(sync_receivers)
-        wrapped_async: list[Any] = [
-            AsyncReceiver(
-                receiver,
-                recorder,
-                event,
-                offset + index,
-                calls[offset + index],
-                parent,
-            )
-            for index, receiver in enumerate(async_receivers)
-        ]
+        return (
+            _wrappers(SyncReceiver, dispatch, sync_receivers, calls, 0),
+            _wrappers(AsyncReceiver, dispatch, async_receivers, calls, offset),
+        )
     except Exception:
         recorder.internal_errors += 1
         return result
-    return wrapped_sync, wrapped_async
+
+
+def _wrap_sync(dispatch: Dispatch, receivers: list[Any]) -> list[Any]:
+    """Sync receivers in their wrappers, or as they are if not stored."""
+    recorder = dispatch.scope.recorder
+    try:
+        calls = recorder.receivers_found(dispatch, receivers, [])
+        if calls is None:
+            return receivers
+        return _wrappers(SyncReceiver, dispatch, receivers, calls, 0)
+    except Exception:
+        recorder.internal_errors += 1
+        return receivers
+
+
+def _wrappers(
+    kind: type[_Wrapper],
+    dispatch: Dispatch,
+    receivers: list[Any],
+    calls: list[ReceiverCall],
+    offset: int,
+) -> list[Any]:
+    recorder, event, parent = dispatch.scope.recorder, dispatch.event, dispatch.scope
+    return [
+        kind(receiver, recorder, event, offset + index, calls[offset + index], parent)
+        for index, receiver in enumerate(receivers)
+    ]
 
 
 class _Wrapper(Scope):
