@@ -478,3 +478,97 @@ def test_a_recording_keeps_no_sender_alive() -> None:
     assert recording.events[0].sender == (
         "tests.test_instrumentation.test_a_recording_keeps_no_sender_alive.<locals>.Sender"
     )
+
+
+# Past its cap a (signal, sender) row is only counted: the same dispatch,
+# run by the counting path of the patched send.
+COUNTED = {"MAX_EVENTS_PER_SENDER": 1}
+
+
+def send_stored_then_counted(signal: Signal, method: str = "send") -> list[Any]:
+    """What the first (stored) and the second (counted) dispatch return."""
+    with signals_panel.record(COUNTED) as recording:
+        responses = [getattr(signal, method)(sender=None, value=i) for i in range(2)]
+    row = recording.to_dict()["signals"][0]
+    assert (row["dispatches"], row["not_stored"]) == (2, 1)
+    assert recording.summary["internal_errors"] == 0
+    return responses
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust"])
+def test_counted_dispatches_return_what_django_returns(method: str) -> None:
+    signal = Signal()
+    listener = Listener()
+    signal.connect(first)
+    signal.connect(listener.on_signal)
+    signal.connect(third_async)
+    signal.connect(second)
+    plain = getattr(signal, method)(sender=None, value=0)
+    stored, counted = send_stored_then_counted(signal, method)
+    assert stored == counted == plain
+    assert [receiver for receiver, _ in counted][-1] is third_async
+
+
+def test_a_counted_dispatch_raises_the_same_exception_and_stops_the_loop() -> None:
+    signal = Signal()
+    calls: list[int] = []
+
+    def fails_second_time(sender: Any, value: int, **kwargs: Any) -> None:
+        if value:
+            raise ValueError("second time")
+
+    def after(sender: Any, value: int, **kwargs: Any) -> None:
+        calls.append(value)
+
+    signal.connect(fails_second_time)
+    signal.connect(after)
+    with signals_panel.record(COUNTED) as recording:
+        signal.send(sender=None, value=0)
+        with pytest.raises(ValueError, match="second time"):
+            signal.send(sender=None, value=1)
+    assert calls == [0]
+    row = recording.to_dict()["signals"][0]
+    assert (row["dispatches"], row["errors"]) == (2, 1)
+
+
+def test_a_live_receivers_patch_made_while_recording_is_called() -> None:
+    """Another library wrapping ``Signal._live_receivers`` after ours sees
+    every dispatch, stored or counted, and what it returns is used."""
+    signal = Signal()
+    signal.connect(first)
+    signal.connect(second)
+    seen: list[Any] = []
+    with signals_panel.record(COUNTED) as recording:
+        ours_live = Signal._live_receivers
+
+        def other_library(self: Signal, sender: Any) -> Any:
+            sync_receivers, async_receivers = ours_live(self, sender)
+            seen.append(self)
+            return list(reversed(sync_receivers)), async_receivers
+
+        Signal._live_receivers = other_library  # type: ignore[method-assign]
+        try:
+            responses = [signal.send(sender=None) for _ in range(2)]
+        finally:
+            Signal._live_receivers = ours_live  # type: ignore[method-assign]
+    assert seen == [signal, signal]
+    assert responses == [[(second, "second"), (first, "first")]] * 2
+    assert [call.name for call in recording.events[0].receivers] == [
+        "tests.test_instrumentation.second",
+        "tests.test_instrumentation.first",
+    ]
+
+
+def test_a_signal_subclass_choosing_its_receivers_is_honoured() -> None:
+    class Filtered(Signal):
+        def _live_receivers(self, sender: Any) -> Any:
+            sync_receivers, async_receivers = super()._live_receivers(sender)
+            return [r for r in sync_receivers if r is not second], async_receivers
+
+    signal = Filtered()
+    signal.connect(first)
+    signal.connect(second)
+    plain = signal.send(sender=None, value=0)
+    assert (
+        send_stored_then_counted(signal) == [plain, plain] == [[(first, "first")]] * 2
+    )
