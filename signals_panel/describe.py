@@ -108,8 +108,14 @@ def describe_kwargs(
             secret = _is_secret_key(key)
         if secret:
             described[key] = MASK
-        elif value is None or value is True or value is False:
-            described[key] = repr(value)
+        elif value is None:
+            described[key] = "None"
+        elif value is True or value is False:
+            described[key] = "True" if value else "False"
+        elif type(value) is str and len(value) <= 64:
+            # What _render() and cut() would make of it, without the calls.
+            text = repr(value)
+            described[key] = text if len(text) <= limit else cut(text, limit)
         else:
             described[key] = describe_value(value, limit)
     return described
@@ -517,6 +523,10 @@ def remember_weakly(cache: dict[int, Any], key: Any, value: Any) -> None:
 
 def describe_receiver(func: Any) -> tuple[str, str | None, str]:
     """``(module.qualname, "path:line", kind)`` of a receiver."""
+    if type(func) is types.FunctionType:  # most receivers: one cache lookup
+        cached = _cached(_callable_cache, func)
+        if cached is not None:
+            return cached[0], cached[1], "function"
     name, where = describe_callable(func)
     return name, where, receiver_kind(func)
 

@@ -44,6 +44,12 @@ def test_secret_looking_keys_are_always_masked(
     assert describe_kwarg(f"{before}{word}{after}", value) == MASK
 
 
+@given(plain_values, st.integers(min_value=20, max_value=500))
+def test_a_keyword_argument_renders_as_its_value_would(value: Any, limit: int) -> None:
+    """The shortcuts for None, booleans and short strings change nothing."""
+    assert describe_kwarg("value", value, limit) == describe_value(value, limit)
+
+
 SIGNALS = [
     ("django.db.models.signals.pre_save", "pre_save"),
     ("django.db.models.signals.post_save", "post_save"),
