@@ -7,18 +7,23 @@ recording anywhere in the process, Django runs its own methods: nothing is
 added to a dispatch or a query. While some recording runs, a dispatch outside
 it (another thread, another task) costs one ContextVar lookup and a branch.
 
-While a recorder is active, a dispatch leaves a "pending" marker that the
-patched ``Signal._live_receivers`` picks up: Django calls it right after its
-"no receivers" short-circuit and before calling anyone, so it is the one place
-that sees the receivers of this dispatch and can hand back timed wrappers.
+Over Django's own ``Signal.send``, the patched send runs the dispatch itself,
+in Django's steps and order (``_django_send``, ``_send_stored``): the
+arguments are not re-packed into a second call, and a stored dispatch runs
+each sync receiver in a timed wrapper that is also the scope of its code.
+Otherwise (``send_robust``, async receivers, ``asend*``, another library's
+patch underneath) the method underneath runs, after a "pending" marker is
+left for the patched ``Signal._live_receivers``: Django calls it right after
+its "no receivers" short-circuit and before calling anyone, so it is the one
+place that sees the receivers of that dispatch and can hand back wrappers.
 ``has_listeners()`` also calls ``_live_receivers`` but never has a pending
 marker, so query planning (fast deletes, m2m bulk inserts) is untouched.
-Responses are mapped back to the original receivers before they reach the
-caller. Dispatches that will not be stored (their (signal, sender) row is
-flagged "count only" once a cap is reached, or nobody listens) are counted and
-timed in the patched send itself, without a call into the recorder; a signal
-with nothing connected at all is answered with ``[]`` there, as Django's own
-method would, unless another library's patch is underneath.
+Responses always hold the original receivers. Dispatches that will not be
+stored (their (signal, sender) row is flagged "count only" once a cap is
+reached, or nobody listens) are counted and timed in the patched send itself,
+without a call into the recorder; a signal with nothing connected at all is
+answered with ``[]`` there, as Django's own method would, unless another
+library's patch is underneath.
 
 Django-version differences are confined to this module. All supported
 versions (5.2, 6.0, 6.1) return ``(sync_receivers, async_receivers)`` from
@@ -154,9 +159,10 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
     # answered here, without a second call that re-packs the arguments.
     # Not when another library's patch is underneath: it is called.
     returns_early = _is_djangos(original, method)
-    # Over Django's own send(), a recorded dispatch runs its sync receivers
-    # here, in Django's order and way, instead of through a second call and
-    # a wrapped _live_receivers(). send_robust(), and any dispatch that has
+    # Over Django's own send(), the patched send runs the sync receivers
+    # itself, in Django's order and way (_django_send, _send_stored), instead
+    # of a second call that re-packs the arguments and, when recorded, a
+    # wrapped _live_receivers(). send_robust(), and any dispatch that has
     # async receivers, still go through the method underneath.
     own_loop = returns_early and not robust
 
@@ -164,6 +170,8 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
         scope = current_scope.get()
         # Inactive: a context copied from a recording that has stopped since.
         if scope is None or not scope.recorder.active:
+            if own_loop:
+                return _django_send(self, sender, named, original)
             if returns_early and not self.receivers:
                 return []
             return original(self, sender, **named)
@@ -172,6 +180,8 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
         cached = recorder.rows_by_identity.get((id(self), id(sender)))
         row = cached[0] if cached is not None else recorder.new_row(self, sender)
         if row is None:
+            if own_loop:
+                return _django_send(self, sender, named, original)
             return original(self, sender, **named)
         if not self.receivers and recorder.count_silent:
             # Nobody listening: Django returns [] at once.
@@ -193,22 +203,10 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
         # timed only. Recorder.counted(), inline but for failures.
         started = perf_counter()
         try:
-            if not own_loop:
-                responses = original(self, sender, **named)
-            elif (
-                not self.receivers
-                or self.sender_receivers_cache.get(sender) is NO_RECEIVERS
-            ):
-                responses = []
+            if own_loop:
+                responses = _django_send(self, sender, named, original)
             else:
-                receivers, async_receivers = _live_receivers_of(self, sender)
-                if async_receivers:
-                    responses = original(self, sender, **named)
-                else:
-                    responses = []
-                    for receiver in receivers:
-                        response = receiver(signal=self, sender=sender, **named)
-                        responses.append((receiver, response))
+                responses = original(self, sender, **named)
         except BaseException:
             recorder.counted(row, scope, started, None, robust)
             raise
@@ -235,6 +233,30 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
 
     _mark(send, original)
     return send
+
+
+def _django_send(
+    signal: Signal, sender: Any, named: dict[str, Any], original: Callable[..., Any]
+) -> Any:
+    """Django's own ``Signal.send()``, run here, for a dispatch not stored.
+
+    The same steps: ``[]`` at once when nothing is connected for this
+    sender; sync receivers in order, each called with ``signal``, ``sender``
+    and the arguments, the first error propagating. A dispatch with async
+    receivers goes to ``original`` (Django's send), which runs them its way.
+    Called with the arguments' dict, not re-packed into a second call.
+    """
+    if not signal.receivers or (
+        signal.sender_receivers_cache.get(sender) is NO_RECEIVERS
+    ):
+        return []
+    receivers, async_receivers = _live_receivers_of(signal, sender)
+    if async_receivers:
+        return original(signal, sender, **named)
+    responses = []
+    for receiver in receivers:
+        responses.append((receiver, receiver(signal=signal, sender=sender, **named)))
+    return responses
 
 
 def _send_stored(

@@ -572,3 +572,33 @@ def test_a_signal_subclass_choosing_its_receivers_is_honoured() -> None:
     assert (
         send_stored_then_counted(signal) == [plain, plain] == [[(first, "first")]] * 2
     )
+
+
+def test_a_context_that_does_not_record_gets_what_django_returns() -> None:
+    """While a recording runs elsewhere the patches are in place: another
+    thread's dispatches, and ignored senders, run as in Django."""
+    signal = Signal()
+    signal.connect(first)
+    signal.connect(third_async)
+    signal.connect(second, sender="only-this-sender")
+    failing = Signal()
+    failing.connect(fails)
+    plain = [signal.send(sender=s) for s in (None, "only-this-sender")]
+    outcomes: list[Any] = []
+
+    def elsewhere() -> None:
+        outcomes.append([signal.send(sender=s) for s in (None, "only-this-sender")])
+        try:
+            failing.send(sender=None)
+        except ValueError as error:
+            outcomes.append(error.args)
+
+    with signals_panel.record({"IGNORE_SENDERS": ["'only-"]}) as recording:
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        thread.join()
+        ignored = signal.send(sender="only-this-sender")
+    assert outcomes == [plain, ("receiver failed",)]
+    assert ignored == plain[1]
+    assert [r for r, _ in plain[1]] == [first, second, third_async]
+    assert recording.summary["dispatches"] == 0
