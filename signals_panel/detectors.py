@@ -419,7 +419,9 @@ def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
     for (model, _db, pk), writes in by_row.items():
         if len(writes) < 2:
             continue
-        sites = [write.get("site") or "unknown site" for write in writes]
+        # No site: send sites are off, or the write came past its row's cap
+        # and was the first of this row (README, "What is recorded").
+        sites = [write.get("site") or "a site not kept" for write in writes]
         yield Finding(
             "repeated_save",
             "info",

@@ -188,7 +188,9 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             row.dispatches += 1
             row.silent += 1
             if self is post_save and scope.call is None:
-                recorder.note_write(named, None, _send_site_frame(recorder))
+                recorder.note_write(
+                    named, None, None, row.dispatches > recorder.max_per_sender
+                )
             return [] if returns_early else original(self, sender, **named)
         dispatch = None
         if not row.count_only:
@@ -213,7 +215,9 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
         finally:
             # The row is written before post_save runs, raise or not.
             if self is post_save and scope.call is None:
-                recorder.note_write(named, None, _send_site_frame(recorder))
+                recorder.note_write(
+                    named, None, None, row.dispatches >= recorder.max_per_sender
+                )
         if type(responses) is not list:  # another patch's send under ours
             recorder.counted(row, scope, started, responses, robust)
             return responses
@@ -343,7 +347,9 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
             finally:
                 # The row is written before post_save runs, raise or not.
                 if self is post_save and scope.call is None:
-                    recorder.note_write(named, None, _send_site_frame(recorder))
+                    recorder.note_write(
+                        named, None, None, row.dispatches >= recorder.max_per_sender
+                    )
             recorder.counted(row, scope, started, responses, robust)
             return responses
         token = _pending.set(dispatch)

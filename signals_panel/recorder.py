@@ -47,6 +47,7 @@ SAVE_SIGNALS = (pre_save, post_save)
 # Row writes and bulk operations kept per recording, for the detectors.
 MAX_WRITES = 10_000
 _NO_VALUE = object()
+_LOGGED = object()
 # Senders that cannot be weakly referenced and whose lifetime nobody can
 # observe: a recording may hold them.
 PLAIN_SENDER_TYPES = (str, int, float, bytes, bool, complex)
@@ -278,10 +279,14 @@ class Recorder:
         # to, or one past its cap, without asking begin().
         self.count_silent = not self.list_silent and not self.raise_on_recursion
         self.may_count_only = not self.raise_on_recursion
-        # (concrete model, db, pk, event id, send site) per logged write.
+        # Writes of rows written more than once (what repeated_save reads):
+        # (concrete model, db, pk, event id, send site), in the order found.
         self.writes: list[
             tuple[str, str | None, int | str, int | None, Site | None]
         ] = []
+        # (concrete model, db, pk) -> (event id, send site) of the row's first
+        # write while it is the only one; _LOGGED once it is in self.writes.
+        self._rows_written: dict[tuple[str, str | None, int | str], Any] = {}
         self.bypasses: list[dict[str, Any]] = []
         self.ignore_senders = tuple(self.config["IGNORE_SENDERS"])
         self.ignore_signals = tuple(self.config["IGNORE_SIGNALS"])
@@ -319,6 +324,7 @@ class Recorder:
         self.active = False
         self.rows_by_identity.clear()
         self._write_models.clear()
+        self._rows_written.clear()
 
     # -- accounting, called by the instrumentation -------------------------
 
@@ -412,17 +418,22 @@ class Recorder:
         named: dict[str, Any],
         event: Event | None,
         caller: types.FrameType | None,
+        past_cap: bool = False,
     ) -> None:
         """Log one write (a post_save) made outside any receiver.
 
         Writes from receivers are the receivers' design (a tree saving its
-        parent); the cycle detectors judge those from the event tree. The
-        send site is the event's, or found from ``caller`` (the frame that
-        sent post_save). Never raises.
+        parent); the cycle detectors judge those from the event tree. A
+        row's first write is held aside; ``writes`` gets it with the second.
+
+        The send site is the event's, or found from ``caller``, the frame
+        that sent post_save; None: the caller of the patched send that calls
+        this, looked up here only if needed. ``past_cap``: the post_save's
+        (signal, sender) row has had its MAX_EVENTS_PER_SENDER dispatches,
+        and, as for its dispatches, less is kept: the site only when the
+        write repeats a row written before. Never raises.
         """
         try:
-            if len(self.writes) >= MAX_WRITES:
-                return
             instance: Any = named.get("instance")
             cls: Any = type(instance)
             # A hit needs no identity check: entries go with their class.
@@ -441,20 +452,33 @@ class Recorder:
                 pk = instance.pk
             if pk is None:
                 return
+            written = (
+                model[0],
+                instance._state.db,
+                pk if type(pk) is int else cut(str(pk), 40),
+            )
+            rows = self._rows_written
+            first = rows.get(written)
+            if first is None and past_cap:
+                if len(rows) < MAX_WRITES:
+                    rows[written] = (event.id if event is not None else None, None)
+                return
             site: Site | None = None
             if event is not None:
                 site = event.frames[0] if event.frames else None
             elif self.capture_site:
-                site = locator.first_site(caller)
-            self.writes.append(
-                (
-                    model[0],
-                    instance._state.db,
-                    pk if type(pk) is int else cut(str(pk), 40),
-                    event.id if event is not None else None,
-                    site,
+                site = locator.first_site(
+                    caller if caller is not None else sys._getframe(2)
                 )
-            )
+            event_id = event.id if event is not None else None
+            if first is None:
+                if len(rows) < MAX_WRITES:
+                    rows[written] = (event_id, site)
+            elif len(self.writes) < MAX_WRITES:
+                if first is not _LOGGED:
+                    self.writes.append((*written, *first))
+                    rows[written] = _LOGGED
+                self.writes.append((*written, event_id, site))
         except Exception:
             self.internal_errors += 1
 

@@ -451,8 +451,11 @@ def test_the_write_log_keeps_no_model_class_alive_and_tells_reused_ids_apart() -
             )
             reused += id(model) in seen_ids
             seen_ids.add(id(model))
-            post_save.send(sender=model, instance=model(pk=index), created=False)
-            labels.append(model._meta.label)
+            instance = model(pk=index)
+            for _ in range(2):  # the write log lists rows written again
+                post_save.send(sender=model, instance=instance, created=False)
+            labels += [model._meta.label] * 2
+            del instance
             alive = weakref.ref(model)
             del model, meta, registry
             gc.collect()
@@ -482,6 +485,43 @@ def test_writes_on_the_counting_paths_keep_their_send_site(listened: bool) -> No
         [False, True] if listened else [True, True]
     )
     assert all(write["site"].endswith("in save_again") for write in writes)
+
+
+def create_post(title: str) -> BlogPost:
+    return BlogPost.objects.create(title=title)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("listened", [True, False], ids=["stored", "silent"])
+def test_past_its_cap_a_write_keeps_its_site_only_when_it_repeats_a_row(
+    listened: bool,
+) -> None:
+    """Each post_save row keeps the send site of its first
+    MAX_EVENTS_PER_SENDER writes; later ones only when they write a row
+    again. The log lists the rows written more than once: what the
+    repeated_save finding reads."""
+    receivers = connected(post_save, noop, sender=BlogPost) if listened else None
+    with receivers or contextlib.nullcontext():
+        with signals_panel.record({"MAX_EVENTS_PER_SENDER": 2}) as recording:
+            posts = [create_post(str(i)) for i in range(4)]
+            save_again(posts[3])
+            save_again(posts[0])
+    writes = recording.to_dict()["writes"]
+    assert [write["pk"] for write in writes] == [str(posts[3].pk)] * 2 + [
+        str(posts[0].pk)
+    ] * 2
+    sites = [write["site"] or "" for write in writes]
+    assert sites[0] == ""  # the fourth create: past the cap, first of its row
+    assert [site.rsplit(" in ", 1)[-1] for site in sites[1:]] == [
+        "save_again",
+        "create_post",  # the first create: under the cap
+        "save_again",
+    ]
+    findings = [f for f in recording.findings if f.kind == "repeated_save"]
+    assert [f.message.rsplit(" from ", 1)[-1] for f in findings] == [
+        f"a site not kept, {sites[1]}.",
+        f"{sites[2]}, {sites[3]}.",
+    ]
 
 
 @pytest.mark.django_db
