@@ -170,10 +170,10 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
         scope = current_scope.get()
         # Inactive: a context copied from a recording that has stopped since.
         if scope is None or not scope.recorder.active:
-            if own_loop:
-                return _django_send(self, sender, named, original)
             if returns_early and not self.receivers:
                 return []
+            if own_loop:
+                return _django_send(self, sender, named, original)
             return original(self, sender, **named)
         recorder = scope.recorder
         # Recorder.row_for(), inline: this runs for every dispatch.

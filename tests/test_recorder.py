@@ -524,6 +524,21 @@ def test_past_its_cap_a_write_keeps_its_site_only_when_it_repeats_a_row(
     ]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_post_save_sent_with_asend_logs_its_write_with_its_site() -> None:
+    post = BlogPost.objects.create(title="a")
+
+    async def announce_twice() -> None:
+        for _ in range(2):
+            await post_save.asend(sender=BlogPost, instance=post, created=False)
+
+    with signals_panel.record({"MAX_EVENTS_PER_SENDER": 1}) as recording:
+        async_to_sync(announce_twice)()
+    writes = recording.to_dict()["writes"]
+    assert [write["pk"] for write in writes] == [str(post.pk)] * 2
+    assert all(write["site"].endswith("in announce_twice") for write in writes)
+
+
 @pytest.mark.django_db
 def test_a_write_whose_post_save_receiver_fails_is_still_logged() -> None:
     """The row is in the database before post_save runs: a receiver raising
