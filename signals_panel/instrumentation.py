@@ -279,20 +279,22 @@ def _send_stored(
     """
     recorder = dispatch.scope.recorder
     responses: Any = []
+    async_receivers: Any = ()
     try:
         if signal.receivers and (
             signal.sender_receivers_cache.get(sender) is not NO_RECEIVERS
         ):
             receivers, async_receivers = _live_receivers_of(signal, sender)
-            if async_receivers:  # Django's own way of running them
-                return _send_wrapped(signal, sender, named, dispatch, original)
-            wrappers = _wrap_sync(dispatch, receivers)
-            for receiver, wrapper in zip(receivers, wrappers, strict=True):
-                response = wrapper(signal=signal, sender=sender, **named)
-                responses.append((receiver, response))
+            if not async_receivers:
+                wrappers = _wrap_sync(dispatch, receivers)
+                for receiver, wrapper in zip(receivers, wrappers, strict=True):
+                    response = wrapper(signal=signal, sender=sender, **named)
+                    responses.append((receiver, response))
     except BaseException as error:
         _end(recorder, dispatch, error)
         raise
+    if async_receivers:  # Django's own way of running them (it ends the dispatch)
+        return _send_wrapped(signal, sender, named, dispatch, original)
     _end(recorder, dispatch)
     return responses
 

@@ -602,3 +602,30 @@ def test_a_context_that_does_not_record_gets_what_django_returns() -> None:
     assert ignored == plain[1]
     assert [r for r, _ in plain[1]] == [first, second, third_async]
     assert recording.summary["dispatches"] == 0
+
+
+@pytest.mark.parametrize("config", [None, COUNTED], ids=["stored", "counted"])
+def test_a_send_with_async_receivers_is_counted_once_raise_or_not(
+    config: dict[str, Any] | None,
+) -> None:
+    """Django runs a send's async receivers its own way: the dispatch goes to
+    its method, and is accounted for once, whether a receiver raises or not."""
+    signal = Signal()
+    signal.connect(first)
+    signal.connect(third_async)
+    failing = Signal()
+    failing.connect(fails)
+    failing.connect(third_async)
+    with signals_panel.record(config) as recording:
+        for _ in range(2):
+            assert signal.send(sender=None) == [
+                (first, "first"),
+                (third_async, "third"),
+            ]
+            with pytest.raises(ValueError, match="receiver failed"):
+                failing.send(sender=None)
+    rows = sorted(
+        (row["dispatches"], row["errors"]) for row in recording.to_dict()["signals"]
+    )
+    assert rows == [(2, 0), (2, 2)]
+    assert recording.summary["internal_errors"] == 0
