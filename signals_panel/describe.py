@@ -234,31 +234,48 @@ def describe_instance(instance: Model) -> str:
     return f"{label} pk={cut(str(pk), 40)}"
 
 
-def model_labels(model: Any) -> tuple[str, str]:
-    """``(label, concrete model's label)`` of a model class, cached."""
-    meta = model._meta
-    labels: tuple[str, str] | None = _cached(_label_cache, meta)
-    if labels is None:
-        labels = (meta.label, meta.concrete_model._meta.label)
-        remember_weakly(_label_cache, meta, labels)
-    return labels
+def model_facts(cls: Any) -> tuple[str, str, str] | None:
+    """``(label, concrete model's label, primary key attname)`` of a model
+    class, cached while the class lives; None for anything else."""
+    # A hit needs no identity check: entries go with their class.
+    entry = _model_cache.get(id(cls))
+    if entry is not None:
+        facts: tuple[str, str, str] = entry[1]
+        return facts
+    if not (isinstance(cls, type) and issubclass(cls, Model)):
+        return None
+    meta: Any = cls._meta  # type: ignore[attr-defined]
+    facts = (meta.label, meta.concrete_model._meta.label, meta.pk.attname)
+    remember_weakly(_model_cache, cls, facts)
+    return facts
+
+
+def primary_key(instance: Any, attname: str) -> Any:
+    """``instance.pk``, read from the instance's ``__dict__`` when it is
+    there (a composite key is not), without ``Model.pk``'s two calls."""
+    pk = instance.__dict__.get(attname, _MISSING)
+    return instance.pk if pk is _MISSING else pk
 
 
 def describe_target(instance: Any) -> dict[str, str | None] | None:
     """The row a model signal is about, for display and for detectors."""
-    if not issubclass(type(instance), Model):
+    facts = model_facts(type(instance))
+    if facts is None:
         return None
-    labels = model_labels(type(instance))
-    pk = instance.pk
-    target: dict[str, str | None] = {
-        "model": labels[0],
-        "concrete_model": labels[1],
-        "pk": None if pk is None else cut(str(pk), 40),
+    pk = primary_key(instance, facts[2])
+    shown = None
+    if pk is not None:
+        shown = str(pk)
+        if len(shown) > 40:
+            shown = cut(shown, 40)
+    return {
+        "model": facts[0],
+        "concrete_model": facts[1],
+        "pk": shown,
         "db": instance._state.db,
         # Ties pre_save of an unsaved object to its post_save (pk None then).
         "object": hex(id(instance)),
     }
-    return target
 
 
 def describe_sender(sender: Any) -> str:
@@ -488,8 +505,9 @@ locator = CodeLocator()
 # the object: a callable object's own __eq__/__hash__ must not be called,
 # and a WeakKeyDictionary lookup makes a new weak reference every time.
 _callable_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str | None]]] = {}
-# id(model Options) -> (weak reference, (label, concrete model's label)).
-_label_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str]]] = {}
+# id(model class) -> (weak reference, (label, concrete label, pk attname)).
+_model_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str, str]]] = {}
+_MISSING = object()
 MAX_CACHED_CALLABLES = 10_000
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from django.db.models import Model
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal
 from django.dispatch.dispatcher import NO_RECEIVERS
@@ -35,8 +34,8 @@ from .describe import (
     describe_sender,
     describe_target,
     locator,
-    model_labels,
-    remember_weakly,
+    model_facts,
+    primary_key,
     signal_names,
 )
 from .detectors import SEVERITIES, Finding, find_hazards, flag_events
@@ -303,9 +302,6 @@ class Recorder:
         # weakly referenced and have no lifetime to observe: the entry holds
         # them. Cleared at stop.
         self.rows_by_identity: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
-        # id(model class) -> (weak reference, (concrete model's label, pk
-        # attname)) for the write log; entries go with their class.
-        self._write_models: dict[int, tuple[weakref.ref[Any], tuple[str, str]]] = {}
         # Time in dispatches not sent from inside a receiver: the wall time
         # signals added to the request, without counting nested ones twice.
         self.top_level_ms = 0.0
@@ -323,7 +319,6 @@ class Recorder:
             self.duration_ms = (time.perf_counter() - self.started) * 1000
         self.active = False
         self.rows_by_identity.clear()
-        self._write_models.clear()
         self._rows_written.clear()
 
     # -- accounting, called by the instrumentation -------------------------
@@ -435,25 +430,14 @@ class Recorder:
         """
         try:
             instance: Any = named.get("instance")
-            cls: Any = type(instance)
-            # A hit needs no identity check: entries go with their class.
-            entry = self._write_models.get(id(cls))
-            if entry is not None:
-                model = entry[1]
-            else:
-                if not issubclass(cls, Model):
-                    return
-                model = (model_labels(cls)[1], cls._meta.pk.attname)
-                remember_weakly(self._write_models, cls, model)
-            # The primary key as Model.pk reads it, without two calls; a
-            # composite key is not in __dict__.
-            pk = instance.__dict__.get(model[1], _NO_VALUE)
-            if pk is _NO_VALUE:
-                pk = instance.pk
+            model = model_facts(type(instance))
+            if model is None:
+                return
+            pk = primary_key(instance, model[2])
             if pk is None:
                 return
             written = (
-                model[0],
+                model[1],
                 instance._state.db,
                 pk if type(pk) is int else cut(str(pk), 40),
             )

@@ -25,6 +25,7 @@ from django.db.models.signals import (
 from django.dispatch import Signal, receiver
 
 import signals_panel
+from signals_panel import describe
 from signals_panel.instrumentation import is_installed
 from signals_panel.recorder import Event
 from tests.testapp.models import BlogPost, Comment, Hostile
@@ -460,7 +461,8 @@ def test_the_write_log_keeps_no_model_class_alive_and_tells_reused_ids_apart() -
             del model, meta, registry
             gc.collect()
             assert alive() is None
-        assert recording.recorder._write_models == {}
+        # Their cache entries went with them.
+        assert not describe._model_cache.keys() & seen_ids
     assert reused
     assert [write["model"] for write in recording.to_dict()["writes"]] == labels
 
