@@ -188,6 +188,7 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             row.dispatches += 1
             row.silent += 1
             if self is post_save and scope.call is None:
+                # This dispatch is counted already, hence > (>= below).
                 recorder.note_write(
                     named, None, None, row.dispatches > recorder.max_per_sender
                 )

@@ -45,7 +45,6 @@ STATS_VERSION = 1
 SAVE_SIGNALS = (pre_save, post_save)
 # Row writes and bulk operations kept per recording, for the detectors.
 MAX_WRITES = 10_000
-_NO_VALUE = object()
 _LOGGED = object()
 # Senders that cannot be weakly referenced and whose lifetime nobody can
 # observe: a recording may hold them.
@@ -443,21 +442,18 @@ class Recorder:
             )
             rows = self._rows_written
             first = rows.get(written)
-            if first is None and past_cap:
-                if len(rows) < MAX_WRITES:
-                    rows[written] = (event.id if event is not None else None, None)
+            if first is None and len(rows) >= MAX_WRITES:
                 return
+            event_id = event.id if event is not None else None
             site: Site | None = None
             if event is not None:
                 site = event.frames[0] if event.frames else None
-            elif self.capture_site:
+            elif self.capture_site and (first is not None or not past_cap):
                 site = locator.first_site(
                     caller if caller is not None else sys._getframe(2)
                 )
-            event_id = event.id if event is not None else None
             if first is None:
-                if len(rows) < MAX_WRITES:
-                    rows[written] = (event_id, site)
+                rows[written] = (event_id, site)
             elif len(self.writes) < MAX_WRITES:
                 if first is not _LOGGED:
                     self.writes.append((*written, *first))
