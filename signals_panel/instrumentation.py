@@ -8,9 +8,10 @@ added to a dispatch or a query. While some recording runs, a dispatch outside
 it (another thread, another task) costs one ContextVar lookup and a branch.
 
 Over Django's own ``Signal.send``, the patched send runs the dispatch itself,
-in Django's steps and order (``_django_send``, ``_send_stored``): the
-arguments are not re-packed into a second call, and a stored dispatch runs
-each sync receiver in a timed wrapper that is also the scope of its code.
+in Django's steps and order (``_sync_receivers``, ``_django_send``,
+``_send_stored``): the arguments are not re-packed into a second call, and a
+stored dispatch runs each sync receiver in a timed wrapper that is also the
+scope of its code.
 Otherwise (``send_robust``, async receivers, ``asend*``, another library's
 patch underneath) the method underneath runs, after a "pending" marker is
 left for the patched ``Signal._live_receivers``: Django calls it right after
@@ -243,20 +244,13 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
 def _django_send(
     signal: Signal, sender: Any, named: dict[str, Any], original: Callable[..., Any]
 ) -> Any:
-    """Django's own ``Signal.send()``, run here, for a dispatch not stored.
-
-    The same steps: ``[]`` at once when nothing is connected for this
-    sender; sync receivers in order, each called with ``signal``, ``sender``
-    and the arguments, the first error propagating. A dispatch with async
-    receivers goes to ``original`` (Django's send), which runs them its way.
+    """Django's own ``Signal.send()``, run here, for a dispatch not stored:
+    the receivers ``_sync_receivers()`` finds, in order, each called with
+    ``signal``, ``sender`` and the arguments, the first error propagating.
     Called with the arguments' dict, not re-packed into a second call.
     """
-    if not signal.receivers or (
-        signal.sender_receivers_cache.get(sender) is NO_RECEIVERS
-    ):
-        return []
-    receivers, async_receivers = _live_receivers_of(signal, sender)
-    if async_receivers:
+    receivers = _sync_receivers(signal, sender)
+    if receivers is None:  # Django's own way of running async receivers
         return original(signal, sender, **named)
     responses = []
     for receiver in receivers:
@@ -271,30 +265,22 @@ def _send_stored(
     dispatch: Dispatch,
     original: Callable[..., Any],
 ) -> Any:
-    """Django's ``Signal.send()`` for a dispatch that may be stored.
-
-    The same steps as Django's: nothing connected for this sender, nothing
-    called; sync receivers in order, each with ``signal``, ``sender`` and the
-    arguments, the first error propagating. Each runs in its wrapper, so the
-    responses hold the receivers themselves from the start.
-    """
+    """``_django_send()`` for a dispatch that may be stored: each receiver
+    runs in its wrapper, and the responses hold the receivers themselves."""
     recorder = dispatch.scope.recorder
     responses: Any = []
-    async_receivers: Any = ()
+    receivers = None
     try:
-        if signal.receivers and (
-            signal.sender_receivers_cache.get(sender) is not NO_RECEIVERS
-        ):
-            receivers, async_receivers = _live_receivers_of(signal, sender)
-            if not async_receivers:
-                wrappers = _wrap_sync(dispatch, receivers)
-                for receiver, wrapper in zip(receivers, wrappers, strict=True):
-                    response = wrapper(signal=signal, sender=sender, **named)
-                    responses.append((receiver, response))
+        receivers = _sync_receivers(signal, sender)
+        if receivers:
+            wrappers = _wrap_sync(dispatch, receivers)
+            for receiver, wrapper in zip(receivers, wrappers, strict=True):
+                response = wrapper(signal=signal, sender=sender, **named)
+                responses.append((receiver, response))
     except BaseException as error:
         _end(recorder, dispatch, error)
         raise
-    if async_receivers:  # Django's own way of running them (it ends the dispatch)
+    if receivers is None:  # async receivers: Django runs them, and it ends it
         return _send_wrapped(signal, sender, named, dispatch, original)
     _end(recorder, dispatch)
     return responses
@@ -428,18 +414,27 @@ def _live_receivers_patch(original: Callable[..., Any], _: str) -> Callable[...,
     return _live_receivers
 
 
-def _live_receivers_of(signal: Signal, sender: Any) -> Any:
-    """``signal._live_receivers(sender)``, as Django's send would call it.
+def _sync_receivers(signal: Signal, sender: Any) -> list[Any] | None:
+    """The receivers Django's ``send()`` calls for ``sender``, or None when
+    some are async (Django's method runs those its own way).
 
-    When that would reach our patch (nothing pending for it to wrap), the
-    method under it is called instead; another library's patch, or a
-    subclass's override, is called as is.
+    Django's steps: ``[]`` when nothing is connected, or its cache says
+    nobody listens to this sender; else ``_live_receivers(sender)``. When
+    that would reach our patch (nothing pending for it to wrap), the method
+    under it is called instead; another library's patch, or a subclass's
+    override, is called as is.
     """
+    if not signal.receivers or (
+        signal.sender_receivers_cache.get(sender) is NO_RECEIVERS
+    ):
+        return []
     live = signal._live_receivers
     function = getattr(live, "__func__", None)
     if function is not None and function is _live_patch:
-        return _live_original(signal, sender)
-    return live(sender)
+        receivers, async_receivers = _live_original(signal, sender)
+    else:
+        receivers, async_receivers = live(sender)
+    return None if async_receivers else receivers
 
 
 def _wrap_receivers(dispatch: Dispatch, result: Any) -> Any:
