@@ -56,6 +56,8 @@ from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
 from .describe import describe_callable, describe_exception, describe_sender
 from .recorder import Dispatch, Event, ReceiverCall, Recorder, Scope, current_scope
 
+perf_counter = time.perf_counter
+
 MARK = "__signals_panel__"
 SEND_METHODS = ("send", "send_robust")
 # Writes that send no pre_save/post_save. Their async twins (aupdate...) run
@@ -154,7 +156,6 @@ def _mark(patched: Callable[..., Any], original: Callable[..., Any]) -> None:
 
 def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any]:
     robust = method == "send_robust"
-    perf_counter = time.perf_counter
     # Django's send*() returns a new [] at once when nothing at all is
     # connected (pre_init and post_init for every model instance, often):
     # answered here, without a second call that re-packs the arguments.
@@ -265,17 +266,26 @@ def _send_stored(
     dispatch: Dispatch,
     original: Callable[..., Any],
 ) -> Any:
-    """``_django_send()`` for a dispatch that may be stored: each receiver
-    runs in its wrapper, and the responses hold the receivers themselves."""
+    """``_django_send()`` for a dispatch that may be stored: each receiver is
+    called as Django calls it, timed, with its own scope current (what its
+    code dispatches nests under it). No wrapper stands between the two."""
     recorder = dispatch.scope.recorder
     responses: Any = []
     receivers = None
     try:
         receivers = _sync_receivers(signal, sender)
-        if receivers:
-            wrappers = _wrap_sync(dispatch, receivers)
-            for receiver, wrapper in zip(receivers, wrappers, strict=True):
-                response = wrapper(signal=signal, sender=sender, **named)
+        calls = _calls(dispatch, receivers) if receivers else None
+        if calls is None:
+            for receiver in receivers or ():
+                response = receiver(signal=signal, sender=sender, **named)
+                responses.append((receiver, response))
+        else:
+            event, parent = dispatch.event, dispatch.scope
+            for index, receiver in enumerate(receivers):  # type: ignore[arg-type]
+                call = calls[index]
+                scope = Scope(recorder, event, index, call, parent)
+                arguments = {"signal": signal, "sender": sender, **named}
+                response = _run_receiver(scope, call, receiver, (), arguments)
                 responses.append((receiver, response))
     except BaseException as error:
         _end(recorder, dispatch, error)
@@ -455,17 +465,15 @@ def _wrap_receivers(dispatch: Dispatch, result: Any) -> Any:
         return result
 
 
-def _wrap_sync(dispatch: Dispatch, receivers: list[Any]) -> list[Any]:
-    """Sync receivers in their wrappers, or as they are if not stored."""
+def _calls(dispatch: Dispatch, receivers: list[Any]) -> list[ReceiverCall] | None:
+    """The records of a stored dispatch's sync receivers, or None when it is
+    not stored (they then run as they are). Never raises."""
     recorder = dispatch.scope.recorder
     try:
-        calls = recorder.receivers_found(dispatch, receivers, [])
-        if calls is None:
-            return receivers
-        return _wrappers(SyncReceiver, dispatch, receivers, calls, 0)
+        return recorder.receivers_found(dispatch, receivers, [])
     except Exception:
         recorder.internal_errors += 1
-        return receivers
+        return None
 
 
 def _wrappers(
@@ -512,30 +520,41 @@ class _Wrapper(Scope):
     def __getattr__(self, name: str) -> Any:
         return getattr(self.receiver, name)
 
-    def _failed(self, error: BaseException) -> None:
-        try:
-            self.call.error = describe_exception(error)
-        except BaseException:  # e.g. RecursionError right at the limit
-            self.call.error = "error (not describable)"
+
+def _failed(call: ReceiverCall, error: BaseException) -> None:
+    try:
+        call.error = describe_exception(error)
+    except BaseException:  # e.g. RecursionError right at the limit
+        call.error = "error (not describable)"
 
 
 class SyncReceiver(_Wrapper):
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        call = self.call
-        call.ran = True
-        token = current_scope.set(self)
-        started = time.perf_counter()
-        call.start_ms = (started - self.recorder.started) * 1000
-        try:
-            return self.receiver(*args, **kwargs)
-        except BaseException as error:
-            self._failed(error)
-            raise
-        finally:
-            call.duration_ms += (time.perf_counter() - started) * 1000
-            current_scope.reset(token)
+        return _run_receiver(self, self.call, self.receiver, args, kwargs)
+
+
+def _run_receiver(
+    scope: Scope,
+    call: ReceiverCall,
+    receiver: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Call a sync receiver with ``scope`` current, timed into ``call``."""
+    call.ran = True
+    token = current_scope.set(scope)
+    started = perf_counter()
+    call.start_ms = (started - scope.recorder.started) * 1000
+    try:
+        return receiver(*args, **kwargs)
+    except BaseException as error:
+        _failed(call, error)
+        raise
+    finally:
+        call.duration_ms += (perf_counter() - started) * 1000
+        current_scope.reset(token)
 
 
 class AsyncReceiver(_Wrapper):
@@ -557,7 +576,7 @@ class AsyncReceiver(_Wrapper):
         try:
             return await _Scoped(awaitable, self)
         except BaseException as error:
-            self._failed(error)
+            _failed(self.call, error)
             raise
         finally:
             call.duration_ms += (time.perf_counter() - started) * 1000
