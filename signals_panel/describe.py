@@ -15,6 +15,7 @@ import decimal
 import enum
 import functools
 import inspect
+import operator
 import os
 import pathlib
 import re
@@ -25,7 +26,7 @@ import types
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import asgiref.sync
 from django.db.models import Model
@@ -234,18 +235,35 @@ def describe_instance(instance: Model) -> str:
     return f"{label} pk={cut(str(pk), 40)}"
 
 
-def model_facts(cls: Any) -> tuple[str, str, str] | None:
-    """``(label, concrete model's label, primary key attname)`` of a model
-    class, cached while the class lives; None for anything else."""
+class ModelFacts(NamedTuple):
+    """What a recording needs of a model class, worked out once per class."""
+
+    label: str
+    concrete_label: str
+    pk_attname: str
+    # instance -> (table, database alias, primary key): which row a write
+    # wrote (a proxy shares its concrete model's table), read in one C call.
+    row: Callable[[Any], tuple[str, str | None, Any]]
+
+
+def model_facts(cls: Any) -> ModelFacts | None:
+    """The ``ModelFacts`` of a model class, cached while the class lives;
+    None for anything else."""
     # A hit needs no identity check: entries go with their class.
     entry = _model_cache.get(id(cls))
     if entry is not None:
-        facts: tuple[str, str, str] = entry[1]
+        facts: ModelFacts = entry[1]
         return facts
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         return None
     meta: Any = cls._meta  # type: ignore[attr-defined]
-    facts = (meta.label, meta.concrete_model._meta.label, meta.pk.attname)
+    attname = meta.pk.attname
+    facts = ModelFacts(
+        meta.label,
+        meta.concrete_model._meta.label,
+        attname,
+        operator.attrgetter("_meta.db_table", "_state.db", attname),
+    )
     remember_weakly(_model_cache, cls, facts)
     return facts
 
@@ -262,15 +280,15 @@ def describe_target(instance: Any) -> dict[str, str | None] | None:
     facts = model_facts(type(instance))
     if facts is None:
         return None
-    pk = primary_key(instance, facts[2])
+    pk = primary_key(instance, facts.pk_attname)
     shown = None
     if pk is not None:
         shown = str(pk)
         if len(shown) > 40:
             shown = cut(shown, 40)
     return {
-        "model": facts[0],
-        "concrete_model": facts[1],
+        "model": facts.label,
+        "concrete_model": facts.concrete_label,
         "pk": shown,
         "db": instance._state.db,
         # Ties pre_save of an unsaved object to its post_save (pk None then).
@@ -505,8 +523,8 @@ locator = CodeLocator()
 # the object: a callable object's own __eq__/__hash__ must not be called,
 # and a WeakKeyDictionary lookup makes a new weak reference every time.
 _callable_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str | None]]] = {}
-# id(model class) -> (weak reference, (label, concrete label, pk attname)).
-_model_cache: dict[int, tuple[weakref.ref[Any], tuple[str, str, str]]] = {}
+# id(model class) -> (weak reference, ModelFacts).
+_model_cache: dict[int, tuple[weakref.ref[Any], ModelFacts]] = {}
 _MISSING = object()
 MAX_CACHED_CALLABLES = 10_000
 

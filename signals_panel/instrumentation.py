@@ -10,13 +10,15 @@ it (another thread, another task) costs one ContextVar lookup and a branch.
 Over Django's own ``Signal.send``, the patched send runs the dispatch itself,
 in Django's steps and order (``_sync_receivers``, ``_django_send``,
 ``_send_stored``): the arguments are not re-packed into a second call, and a
-stored dispatch runs each sync receiver in a timed wrapper that is also the
-scope of its code.
+stored dispatch calls each sync receiver as Django does, timed, with a scope
+of its own current while it runs (``_run_receiver``): no wrapper stands
+between the dispatcher and the receiver.
 Otherwise (``send_robust``, async receivers, ``asend*``, another library's
 patch underneath) the method underneath runs, after a "pending" marker is
 left for the patched ``Signal._live_receivers``: Django calls it right after
 its "no receivers" short-circuit and before calling anyone, so it is the one
-place that sees the receivers of that dispatch and can hand back wrappers.
+place that sees the receivers of that dispatch and can hand back wrappers
+(each one the scope of its receiver's code).
 ``has_listeners()`` also calls ``_live_receivers`` but never has a pending
 marker, so query planning (fast deletes, m2m bulk inserts) is untouched.
 Responses always hold the original receivers. Dispatches that will not be

@@ -35,7 +35,6 @@ from .describe import (
     describe_target,
     locator,
     model_facts,
-    primary_key,
     signal_names,
 )
 from .detectors import SEVERITIES, Finding, find_hazards, flag_events
@@ -279,12 +278,10 @@ class Recorder:
         self.may_count_only = not self.raise_on_recursion
         # Writes of rows written more than once (what repeated_save reads):
         # (concrete model, db, pk, event id, send site), in the order found.
-        self.writes: list[
-            tuple[str, str | None, int | str, int | None, Site | None]
-        ] = []
-        # (concrete model, db, pk) -> (event id, send site) of the row's first
-        # write while it is the only one; _LOGGED once it is in self.writes.
-        self._rows_written: dict[tuple[str, str | None, int | str], Any] = {}
+        self.writes: list[tuple[str, str | None, str, int | None, Site | None]] = []
+        # (table, db, pk) -> (event id, send site) of the row's first write
+        # while it is the only one; _LOGGED once it is in self.writes.
+        self._rows_written: dict[tuple[str, str | None, Any], Any] = {}
         self.bypasses: list[dict[str, Any]] = []
         self.ignore_senders = tuple(self.config["IGNORE_SENDERS"])
         self.ignore_signals = tuple(self.config["IGNORE_SIGNALS"])
@@ -432,16 +429,15 @@ class Recorder:
             model = model_facts(type(instance))
             if model is None:
                 return
-            pk = primary_key(instance, model[2])
-            if pk is None:
+            written = model.row(instance)
+            if written[2] is None:  # not saved: no row to name
                 return
-            written = (
-                model[1],
-                instance._state.db,
-                pk if type(pk) is int else cut(str(pk), 40),
-            )
             rows = self._rows_written
-            first = rows.get(written)
+            try:
+                first = rows.get(written)
+            except TypeError:  # a primary key value that cannot be hashed
+                written = (written[0], written[1], str(written[2]))
+                first = rows.get(written)
             if first is None and len(rows) >= MAX_WRITES:
                 return
             event_id = event.id if event is not None else None
@@ -455,10 +451,11 @@ class Recorder:
             if first is None:
                 rows[written] = (event_id, site)
             elif len(self.writes) < MAX_WRITES:
+                row = (model.concrete_label, written[1], cut(str(written[2]), 40))
                 if first is not _LOGGED:
-                    self.writes.append((*written, *first))
+                    self.writes.append((*row, *first))
                     rows[written] = _LOGGED
-                self.writes.append((*written, event_id, site))
+                self.writes.append((*row, event_id, site))
         except Exception:
             self.internal_errors += 1
 
@@ -714,7 +711,7 @@ class Recorder:
                 {
                     "model": model,
                     "db": db,
-                    "pk": str(pk),
+                    "pk": pk,
                     "event": event,
                     "site": None if site is None else locator.format(site),
                 }

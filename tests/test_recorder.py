@@ -467,6 +467,40 @@ def test_the_write_log_keeps_no_model_class_alive_and_tells_reused_ids_apart() -
     assert [write["model"] for write in recording.to_dict()["writes"]] == labels
 
 
+def temporary_model(name: str, **fields: Any) -> type[models.Model]:
+    """A model class in a registry of its own (it needs no table here)."""
+    meta = type("Meta", (), {"app_label": "testapp", "apps": Apps()})
+    return type(name, (models.Model,), {"__module__": __name__, "Meta": meta, **fields})
+
+
+def test_the_write_log_knows_rows_by_table_and_whole_primary_key() -> None:
+    """A proxy writes its concrete model's rows; two keys that share their
+    first 40 characters are two rows; an odd key that cannot be hashed is
+    logged by its text rather than lost."""
+    keyed = temporary_model(
+        "LongKey", id=models.CharField(primary_key=True, max_length=100)
+    )
+    proxy_meta = type(
+        "Meta", (), {"app_label": "testapp", "apps": keyed._meta.apps, "proxy": True}
+    )
+    proxy = type("LongKeyProxy", (keyed,), {"__module__": __name__, "Meta": proxy_meta})
+    prefix = "k" * 45
+    odd = keyed(pk=[1, 2])
+    with signals_panel.record() as recording:
+        for instance in (keyed(pk=prefix + "1"), keyed(pk=prefix + "2")):
+            post_save.send(sender=keyed, instance=instance, created=True)
+        for instance in (keyed(pk="same"), proxy(pk="same"), odd, odd):
+            post_save.send(sender=type(instance), instance=instance, created=False)
+    writes = recording.to_dict()["writes"]
+    assert [(write["model"], write["pk"]) for write in writes] == [
+        ("testapp.LongKey", "same"),
+        ("testapp.LongKey", "same"),
+        ("testapp.LongKey", "[1, 2]"),
+        ("testapp.LongKey", "[1, 2]"),
+    ]
+    assert recording.summary["internal_errors"] == 0
+
+
 def save_again(post: BlogPost) -> None:
     post.save()
 
