@@ -15,7 +15,6 @@ import decimal
 import enum
 import functools
 import inspect
-import operator
 import os
 import pathlib
 import re
@@ -241,9 +240,9 @@ class ModelFacts(NamedTuple):
     label: str
     concrete_label: str
     pk_attname: str
-    # instance -> (table, database alias, primary key): which row a write
-    # wrote (a proxy shares its concrete model's table), read in one C call.
-    row: Callable[[Any], tuple[str, str | None, Any]]
+    # Which rows a write writes, with the database alias and primary key (a
+    # proxy shares its concrete model's table).
+    table: str
 
 
 def model_facts(cls: Any) -> ModelFacts | None:
@@ -257,12 +256,8 @@ def model_facts(cls: Any) -> ModelFacts | None:
     if not (isinstance(cls, type) and issubclass(cls, Model)):
         return None
     meta: Any = cls._meta  # type: ignore[attr-defined]
-    attname = meta.pk.attname
     facts = ModelFacts(
-        meta.label,
-        meta.concrete_model._meta.label,
-        attname,
-        operator.attrgetter("_meta.db_table", "_state.db", attname),
+        meta.label, meta.concrete_model._meta.label, meta.pk.attname, meta.db_table
     )
     remember_weakly(_model_cache, cls, facts)
     return facts

@@ -35,6 +35,7 @@ from .describe import (
     describe_target,
     locator,
     model_facts,
+    primary_key,
     signal_names,
 )
 from .detectors import SEVERITIES, Finding, find_hazards, flag_events
@@ -429,9 +430,10 @@ class Recorder:
             model = model_facts(type(instance))
             if model is None:
                 return
-            written = model.row(instance)
-            if written[2] is None:  # not saved: no row to name
+            pk = primary_key(instance, model.pk_attname)
+            if pk is None:  # not saved: no row to name
                 return
+            written = (model.table, instance._state.db, pk)
             rows = self._rows_written
             try:
                 first = rows.get(written)
