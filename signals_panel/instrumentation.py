@@ -11,8 +11,8 @@ Over Django's own ``Signal.send``, the patched send runs the dispatch itself,
 in Django's steps and order (``_sync_receivers``, ``_django_send``,
 ``_send_stored``): the arguments are not re-packed into a second call, and a
 stored dispatch calls each sync receiver as Django does, timed, with a scope
-of its own current while it runs (``_run_receiver``): no wrapper stands
-between the dispatcher and the receiver.
+of its own current while it runs (``_run_receiver``), without a wrapper
+object whose call re-packs the arguments.
 Otherwise (``send_robust``, async receivers, ``asend*``, another library's
 patch underneath) the method underneath runs, after a "pending" marker is
 left for the patched ``Signal._live_receivers``: Django calls it right after
@@ -270,7 +270,7 @@ def _send_stored(
 ) -> Any:
     """``_django_send()`` for a dispatch that may be stored: each receiver is
     called as Django calls it, timed, with its own scope current (what its
-    code dispatches nests under it). No wrapper stands between the two."""
+    code dispatches nests under it), without a wrapper object per receiver."""
     recorder = dispatch.scope.recorder
     responses: Any = []
     receivers = None
