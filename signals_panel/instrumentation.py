@@ -339,7 +339,7 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
                 self, method, sender, named, scope, row, _send_site_frame(recorder)
             )
         if dispatch is None:
-            started = time.perf_counter()
+            started = perf_counter()
             try:
                 responses = await original(self, sender, **named)
             except BaseException:
@@ -568,7 +568,7 @@ class AsyncReceiver(_Wrapper):
     async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = self.call
         call.ran = True
-        started = time.perf_counter()
+        started = perf_counter()
         call.start_ms = (started - self.recorder.started) * 1000
         token = current_scope.set(self)
         try:
@@ -581,7 +581,7 @@ class AsyncReceiver(_Wrapper):
             _failed(self.call, error)
             raise
         finally:
-            call.duration_ms += (time.perf_counter() - started) * 1000
+            call.duration_ms += (perf_counter() - started) * 1000
 
 
 class _Scoped:
@@ -642,11 +642,11 @@ def _query_patch(original: Callable[..., Any], _: str) -> Callable[..., Any]:
         scope = current_scope.get()
         if scope is None or scope.call is None:
             return original(self, sql, params, many, executor)
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             return original(self, sql, params, many, executor)
         finally:
-            elapsed = (time.perf_counter() - started) * 1000
+            elapsed = (perf_counter() - started) * 1000
             # A receiver's count includes what its nested dispatches ran.
             while scope is not None and scope.call is not None:
                 scope.call.queries += 1
