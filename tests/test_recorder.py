@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import threading
 import weakref
@@ -336,6 +337,29 @@ def test_parallel_async_receivers_each_get_their_own_children() -> None:
     for child in children:
         expected = 0 if child.sender == "'a'" else 1
         assert (child.parent, child.parent_receiver) == (outer.id, expected)
+
+
+def test_code_a_receiver_leaves_to_run_later_still_nests_under_that_receiver() -> None:
+    """A receiver that hands work to run after the dispatch (a context copied
+    for a thread or a callback) gets its dispatches nested under itself, not
+    under whichever receiver ran last."""
+    inner = Signal()
+    later: list[contextvars.Context] = []
+
+    def leave_work(sender: Any, **kwargs: Any) -> None:
+        later.append(contextvars.copy_context())
+
+    def runs_second(sender: Any, **kwargs: Any) -> None:
+        inner.send(sender="now")
+
+    with connected(order_paid, leave_work), connected(order_paid, runs_second):
+        with connected(inner, noop):
+            with signals_panel.record() as recording:
+                order_paid.send(sender=None)
+                later[0].run(inner.send, sender="later")
+    outer, now, late = recording.events
+    assert (now.sender, now.parent, now.parent_receiver) == ("'now'", outer.id, 1)
+    assert (late.sender, late.parent, late.parent_receiver) == ("'later'", outer.id, 0)
 
 
 def test_concurrent_recordings_in_threads_see_only_their_own_dispatches() -> None:
