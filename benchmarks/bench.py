@@ -3,6 +3,7 @@
     ./bin/bench            # the full run (a few minutes), prints Markdown tables
     ./bin/bench --quick    # a smoke run with tiny counts (the test suite uses it)
     ./bin/bench --steps    # where a recorded save goes, step by step (steps.py)
+    ./bin/bench --compare REV  # REV's package against the work tree's (compare.py)
 
 Every configuration is measured alternately, several rounds, and reported by
 its median, so that the machine's noise hits all of them alike. With no
@@ -504,7 +505,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only where a recorded save goes, step by step (benchmarks/steps.py)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--compare",
+        metavar="REV",
+        help="the save workload of git revision REV against the work tree "
+        "(benchmarks/compare.py; --config and --rounds go with it)",
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.compare:
+        from benchmarks import compare
+
+        return compare.main([args.compare, *rest, *(["--quick"] if args.quick else [])])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.steps:
         from benchmarks import steps
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,3 +49,16 @@ def test_the_step_by_step_benchmark_prints_every_step() -> None:
     assert rows[0] == "plain Django"
     assert rows[-1] == "+ its send sites (default settings)"
     assert len(rows) == 9
+
+
+@pytest.mark.skipif(
+    not (ROOT / ".git").exists() or shutil.which("git") is None,
+    reason="needs a git checkout",
+)
+def test_the_comparison_runs_a_revision_against_the_work_tree() -> None:
+    output = run_bench(
+        "--compare", "HEAD", "--config", '{"CAPTURE_SEND_SITE": false}'
+    ).stdout
+    assert 'recording with {"CAPTURE_SEND_SITE": false}' in output
+    rows = [line.split("|")[1].strip() for line in output.splitlines()[4:]]
+    assert rows == ["HEAD", "work tree"]
