@@ -255,6 +255,13 @@ def _django_send(
     receivers = _sync_receivers(signal, sender)
     if receivers is None:  # Django's own way of running async receivers
         return original(signal, sender, **named)
+    return _call_receivers(signal, sender, named, receivers)
+
+
+def _call_receivers(
+    signal: Signal, sender: Any, named: dict[str, Any], receivers: list[Any]
+) -> list[tuple[Any, Any]]:
+    """Each receiver called as Django's ``send()`` calls it, in order."""
     responses = []
     for receiver in receivers:
         responses.append((receiver, receiver(signal=signal, sender=sender, **named)))
@@ -276,11 +283,9 @@ def _send_stored(
     receivers = None
     try:
         receivers = _sync_receivers(signal, sender)
-        calls = _calls(dispatch, receivers) if receivers else None
+        calls = _calls(dispatch, receivers, []) if receivers else None
         if calls is None:
-            for receiver in receivers or ():
-                response = receiver(signal=signal, sender=sender, **named)
-                responses.append((receiver, response))
+            responses = _call_receivers(signal, sender, named, receivers or [])
         else:
             event, parent = dispatch.event, dispatch.scope
             for index, receiver in enumerate(receivers):  # type: ignore[arg-type]
@@ -454,7 +459,7 @@ def _wrap_receivers(dispatch: Dispatch, result: Any) -> Any:
     recorder = dispatch.scope.recorder
     try:
         sync_receivers, async_receivers = result
-        calls = recorder.receivers_found(dispatch, sync_receivers, async_receivers)
+        calls = _calls(dispatch, sync_receivers, async_receivers)
         if calls is None:
             return result
         offset = len(sync_receivers)
@@ -467,12 +472,14 @@ def _wrap_receivers(dispatch: Dispatch, result: Any) -> Any:
         return result
 
 
-def _calls(dispatch: Dispatch, receivers: list[Any]) -> list[ReceiverCall] | None:
-    """The records of a stored dispatch's sync receivers, or None when it is
-    not stored (they then run as they are). Never raises."""
+def _calls(
+    dispatch: Dispatch, receivers: list[Any], async_receivers: list[Any]
+) -> list[ReceiverCall] | None:
+    """The records of a stored dispatch's receivers (sync ones first), or
+    None when it is not stored (they then run as they are). Never raises."""
     recorder = dispatch.scope.recorder
     try:
-        return recorder.receivers_found(dispatch, receivers, [])
+        return recorder.receivers_found(dispatch, receivers, async_receivers)
     except Exception:
         recorder.internal_errors += 1
         return None
