@@ -54,7 +54,8 @@ def reduced_send(lookup: bool, count: bool, timing: bool) -> Callable[..., Any]:
         if scope is None or not lookup:
             return _django_send(self, sender, named, DJANGO_SEND)
         recorder = scope.recorder
-        cached = recorder.rows_by_identity.get((id(self), id(sender)))
+        senders = recorder.rows_by_signal.get(id(self))
+        cached = senders.get(id(sender)) if senders is not None else None
         row = cached[0] if cached is not None else recorder.new_row(self, sender)
         if row is None or not count:
             return _django_send(self, sender, named, DJANGO_SEND)

@@ -181,33 +181,32 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             return original(self, sender, **named)
         recorder = scope.recorder
         # Recorder.row_for(), inline: this runs for every dispatch.
-        cached = recorder.rows_by_identity.get((id(self), id(sender)))
+        senders = recorder.rows_by_signal.get(id(self))
+        cached = senders.get(id(sender)) if senders is not None else None
         row = cached[0] if cached is not None else recorder.new_row(self, sender)
         if row is None:
             if own_loop:
                 return _django_send(self, sender, named, original)
             return original(self, sender, **named)
-        if not self.receivers and recorder.count_silent:
-            # Nobody listening: Django returns [] at once.
-            row.dispatches += 1
-            row.silent += 1
-            if self is post_save and scope.call is None:
-                # This dispatch is counted already, hence > (>= below).
-                recorder.note_write(
-                    named, None, None, row.dispatches > recorder.max_per_sender
-                )
-            return [] if returns_early else original(self, sender, **named)
-        dispatch = None
-        if not row.count_only:
+        if not row.count_only and (self.receivers or not recorder.count_silent):
             dispatch = recorder.begin(
                 self, method, sender, named, scope, row, _send_site_frame(recorder)
             )
-        if dispatch is not None:
-            if own_loop:
-                return _send_stored(self, sender, named, dispatch, original)
-            return _send_wrapped(self, sender, named, dispatch, original)
-        # Caps reached (or nobody listening to this sender): counted and
-        # timed only. Recorder.counted(), inline but for failures.
+            if dispatch is not None:
+                if own_loop:
+                    return _send_stored(self, sender, named, dispatch, original)
+                return _send_wrapped(self, sender, named, dispatch, original)
+        # Counted only: caps reached, or nobody listening. The row is written
+        # before post_save runs, raise or not; not part of its time.
+        if self is post_save and scope.call is None:
+            recorder.note_write(
+                named, None, None, row.dispatches >= recorder.max_per_sender
+            )
+        if not self.receivers:  # nobody listening: Django returns [] at once
+            row.dispatches += 1
+            row.silent += 1
+            return [] if returns_early else original(self, sender, **named)
+        # Timed. Recorder.counted(), inline but for failures.
         started = perf_counter()
         try:
             if own_loop:
@@ -217,12 +216,6 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
         except BaseException:
             recorder.counted(row, scope, started, None, robust)
             raise
-        finally:
-            # The row is written before post_save runs, raise or not.
-            if self is post_save and scope.call is None:
-                recorder.note_write(
-                    named, None, None, row.dispatches >= recorder.max_per_sender
-                )
         if type(responses) is not list:  # another patch's send under ours
             recorder.counted(row, scope, started, responses, robust)
             return responses

@@ -458,6 +458,31 @@ def test_senders_reusing_the_ids_of_collected_ones_get_their_own_rows() -> None:
     assert (short["'a'"], short["'b'"]) == (2, 1)
 
 
+def test_a_recording_keeps_no_signal_alive_and_forgets_its_cached_rows() -> None:
+    seen_ids: set[int] = set()
+    reused = 0
+    with signals_panel.record() as recording:
+        for index in range(100):
+            signal = Signal()
+            signal.connect(noop, weak=False)
+            reused += id(signal) in seen_ids
+            seen_ids.add(id(signal))
+            alive = weakref.ref(signal)
+            for _ in range(index % 3 + 1):
+                signal.send(sender="same sender")
+            del signal
+            gc.collect()
+            assert alive() is None  # the recording keeps no signal alive
+        recorder = recording.recorder
+        # Entries went with their signals: only the live ones are remembered.
+        assert recorder._remembered == sum(map(len, recorder.rows_by_signal.values()))
+    assert reused
+    # A signal defined in a function is labelled by its id: one that reuses
+    # an id shares its row, so the counts are checked as a whole.
+    counts = [row.dispatches for row in recording.recorder.rows.values()]
+    assert sum(counts) == sum(index % 3 + 1 for index in range(100))
+
+
 def test_the_write_log_keeps_no_model_class_alive_and_tells_reused_ids_apart() -> None:
     """Model classes made at run time (as some tests do) can die mid-recording;
     a new one may get the same id() and must not be logged under the old one's
