@@ -2,7 +2,7 @@
 
     ./bin/bench            # the full run (a few minutes), prints Markdown tables
     ./bin/bench --quick    # a smoke run with tiny counts (the test suite uses it)
-    ./bin/bench --steps    # where a recorded save goes, step by step (steps.py)
+    ./bin/bench --steps    # what each part of the counting path costs (steps.py)
     ./bin/bench --compare REV  # REV's package against the work tree's (compare.py)
 
 Every configuration is measured alternately, several rounds, and reported by
@@ -503,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps",
         action="store_true",
-        help="only where a recorded save goes, step by step (benchmarks/steps.py)",
+        help="only what each part of the counting path costs, taken away one at "
+        "a time (benchmarks/steps.py; --rounds goes with it)",
     )
     parser.add_argument(
         "--compare",
@@ -516,12 +517,12 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import compare
 
         return compare.main([args.compare, *rest, *(["--quick"] if args.quick else [])])
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.steps:
         from benchmarks import steps
 
-        return steps.main(["--quick"] if args.quick else [])
+        return steps.main([*rest, *(["--quick"] if args.quick else [])])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     quick = args.quick
     call_command("migrate", run_syncdb=True, verbosity=0)
     number, rounds = (50, 2) if quick else (20_000, 7)

@@ -1,179 +1,168 @@
-"""Where the time of a recorded save goes, once the caps are reached.
+"""What each part of the counting path costs, found by taking it away.
 
-    ./bin/bench --steps          # about a minute; prints a Markdown table
-    ./bin/bench --steps --quick  # a smoke run with tiny counts
+    ./bin/bench --steps                # about two minutes; prints a Markdown table
+    ./bin/bench --steps --rounds 80 --batches 16   # tighter figures
+    ./bin/bench --steps --quick        # a smoke run with tiny counts
 
 The save workload of ``bench.py`` (a small model, a pre_save and a post_save
-receiver, SQLite in memory), recorded with one stored event per signal and
-sender so that, after a warm-up, every dispatch takes the counting path. Each
-row adds one step to the one above: Django with nothing patched; the patches
-in place for another context; then, inside a recording, ``Signal.send``
-replaced by reduced versions that only read the recording's scope, then also
-find the (signal, sender) row, count, and time; then the real patched send
-without the write log, without send sites, and as by default. Each
-configuration runs alternately with the others and is reported by its median
-CPU time per save; differences of about 1 µs are noise on a busy machine.
+receiver, SQLite in memory), recorded past the caps (one stored event per
+signal and sender, no send sites), so that after the first save every
+dispatch takes the counting path. Each variant is the work tree's package
+with one part of that path edited out, in a scratch copy; every variant and
+the package as it is run side by side, a process each, fed round by round
+(``compare.py``), and in fresh processes several times over: a process keeps
+the bias of its memory layout all its life, which more rounds in the same
+processes would not average out. What a part costs is the package's extra
+time per save minus the variant's. Differences under about 1 µs are noise.
+
+An edit is an exact piece of source and its replacement: when the source
+changes so that one no longer applies, this tool stops and says which.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
-import statistics
+import json
+import os
+import shutil
 import sys
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+import tempfile
+from typing import NamedTuple
 
-from django.core.management import call_command
-from django.db.models.signals import post_save, pre_save
-from django.dispatch import Signal
+from benchmarks.compare import ROOT, compare
 
-import signals_panel
-from benchmarks import bench  # sets Django up
-from benchmarks.benchapp.models import Item
-from signals_panel.instrumentation import _django_send, acquire, is_installed, release
-from signals_panel.recorder import Recorder, current_scope
-
-# Django's own method, taken before any recording patches it.
-DJANGO_SEND = Signal.send
-PAST_THE_CAPS = {"MAX_EVENTS_PER_SENDER": 1}
-NO_SITE = {**PAST_THE_CAPS, "CAPTURE_SEND_SITE": False}
+PAST_THE_CAPS = {"MAX_EVENTS_PER_SENDER": 1, "CAPTURE_SEND_SITE": False}
+AS_IS = "the package as it is"
 
 
-def reduced_send(lookup: bool, count: bool, timing: bool) -> Callable[..., Any]:
-    """A stand-in for the patched send doing only the steps asked for.
-
-    It runs the receivers as the patched send does (``_django_send``).
-    """
-    perf_counter = time.perf_counter
-
-    def send(self: Signal, sender: Any, **named: Any) -> Any:
-        scope = current_scope.get()
-        if scope is None or not lookup:
-            return _django_send(self, sender, named, DJANGO_SEND)
-        recorder = scope.recorder
-        senders = recorder.rows_by_signal.get(id(self))
-        cached = senders.get(id(sender)) if senders is not None else None
-        row = cached[0] if cached is not None else recorder.new_row(self, sender)
-        if row is None or not count:
-            return _django_send(self, sender, named, DJANGO_SEND)
-        row.dispatches += 1
-        if not timing:
-            return _django_send(self, sender, named, DJANGO_SEND)
-        started = perf_counter()
-        responses = _django_send(self, sender, named, DJANGO_SEND)
-        row.duration_ms += (perf_counter() - started) * 1000
-        return responses
-
-    return send
+class Edit(NamedTuple):
+    module: str
+    old: str
+    new: str
 
 
-@contextlib.contextmanager
-def recording_with(
-    config: dict[str, Any],
-    send: Callable[..., Any] | None = None,
-    write_log: bool = True,
-) -> Iterator[None]:
-    """A recording, its ``Signal.send`` or its write log possibly replaced."""
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(signals_panel.record(config))
-        if send is not None:
-            patched = Signal.send
-            setattr(Signal, "send", send)  # noqa: B010
-            stack.callback(setattr, Signal, "send", patched)
-        if not write_log:
-            stack.callback(setattr, Recorder, "note_write", Recorder.note_write)
-            setattr(Recorder, "note_write", lambda *args: None)  # noqa: B010
-        yield
-
-
-@contextlib.contextmanager
-def another_context_records() -> Iterator[None]:
-    acquire()
-    try:
-        yield
-    finally:
-        release()
-
-
-STEPS: list[tuple[str, Callable[[], Any]]] = [
-    ("plain Django", contextlib.nullcontext),
-    ("patches in place, this context not recording", another_context_records),
-    (
-        "recording, send only reads the scope",
-        lambda: recording_with(NO_SITE, reduced_send(False, False, False)),
+# The patched send, right after it has the recording's scope.
+_AFTER_SCOPE = "        recorder = scope.recorder\n        # Recorder.row_for(), inline"
+_NO_CLOCK = (
+    Edit(
+        "instrumentation.py",
+        "failures.\n        started = perf_counter()\n",
+        "failures.\n        started = 0.0\n",
     ),
-    (
-        "+ finds the (signal, sender) row",
-        lambda: recording_with(NO_SITE, reduced_send(True, False, False)),
+    Edit(
+        "instrumentation.py",
+        "        duration = (perf_counter() - started) * 1000\n",
+        "        duration = 0.0\n",
     ),
-    (
-        "+ counts the dispatch",
-        lambda: recording_with(NO_SITE, reduced_send(True, True, False)),
+)
+
+VARIANTS: dict[str, tuple[Edit, ...]] = {
+    "the write log (a post_save row written twice)": (
+        Edit(
+            "recorder.py",
+            'Never raises.\n        """\n        try:\n'
+            '            instance: Any = named.get("instance")',
+            'Never raises.\n        """\n        return\n        try:\n'
+            '            instance: Any = named.get("instance")',
+        ),
     ),
-    (
-        "+ times it",
-        lambda: recording_with(NO_SITE, reduced_send(True, True, True)),
+    "timing the dispatches with receivers (four clock reads)": _NO_CLOCK,
+    "counting the dispatches nobody listens to (pre_init, post_init)": (
+        Edit(
+            "instrumentation.py",
+            _AFTER_SCOPE,
+            "        if not self.receivers:\n            return []\n" + _AFTER_SCOPE,
+        ),
     ),
-    (
-        "the patched send, no write log, no send site",
-        lambda: recording_with(NO_SITE, write_log=False),
+    "counting, timing and logging the dispatches with receivers": (
+        Edit(
+            "instrumentation.py",
+            _AFTER_SCOPE,
+            "        if self.receivers:\n"
+            "            return _django_send(self, sender, named, original)\n"
+            + _AFTER_SCOPE,
+        ),
     ),
-    ("+ the write log", lambda: recording_with(NO_SITE)),
-    ("+ its send sites (default settings)", lambda: recording_with(PAST_THE_CAPS)),
-]
+    "all accounting (the patched send only runs Django's loop)": (
+        Edit(
+            "instrumentation.py",
+            _AFTER_SCOPE,
+            "        if not self.receivers:\n            return []\n"
+            "        return _django_send(self, sender, named, original)\n"
+            + _AFTER_SCOPE,
+        ),
+    ),
+}
 
 
-def cpu_seconds_per_save(make: Callable[[], Any], warm_up: int, saves: int) -> float:
-    with make():
-        for _ in range(warm_up):
-            Item(name="x", count=1).save()
-        started = time.process_time()
-        for _ in range(saves):
-            Item(name="x", count=1).save()
-        return (time.process_time() - started) / saves
+class EditMissing(RuntimeError):
+    pass
 
 
-def measure(quick: bool) -> list[str]:
-    warm_up, saves, rounds = (5, 20, 2) if quick else (200, 1500, 21)
-    samples: dict[str, list[float]] = {name: [] for name, _ in STEPS}
-    for _ in range(rounds):
-        for name, make in STEPS:
-            gc.collect()
-            samples[name].append(cpu_seconds_per_save(make, warm_up, saves))
-    results = {name: statistics.median(values) for name, values in samples.items()}
-    base = results["plain Django"]
+def variant_package(edits: tuple[Edit, ...], into: str) -> str:
+    """A copy of the work tree's ``signals_panel/`` under ``into``, edited."""
+    package = os.path.join(into, "signals_panel")
+    shutil.copytree(
+        os.path.join(ROOT, "signals_panel"),
+        package,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for edit in edits:
+        path = os.path.join(package, edit.module)
+        with open(path, encoding="utf-8") as source:
+            text = source.read()
+        if text.count(edit.old) != 1:
+            raise EditMissing(
+                f"benchmarks/steps.py: an edit no longer applies to "
+                f"signals_panel/{edit.module} (its source changed): {edit.old!r}"
+            )
+        with open(path, "w", encoding="utf-8") as source:
+            source.write(text.replace(edit.old, edit.new))
+    return into
+
+
+def measure(rounds: int, saves: int, batches: int) -> list[str]:
+    with tempfile.TemporaryDirectory() as scratch:
+        versions = {AS_IS: ROOT}
+        for index, (name, edits) in enumerate(VARIANTS.items()):
+            versions[name] = variant_package(edits, os.path.join(scratch, str(index)))
+        results = compare(versions, PAST_THE_CAPS, rounds, saves, batches)
+    ratio, extra = results[AS_IS]
     lines = [
-        "#### Where a recorded save goes, past the caps (CPU time)",
+        "#### What each part of the counting path costs, taken away one at a time",
         "",
-        "| step | per save | over plain Django | added by this step |",
+        f"Save workload recorded with {json.dumps(PAST_THE_CAPS)}: "
+        f"medians of {rounds} interleaved rounds of {saves} saves, CPU time, "
+        f"each version in a process of its own, fresh ones {batches} times.",
+        "",
+        "| version | ratio to plain Django | extra per save | the part costs |",
         "| --- | ---: | ---: | ---: |",
+        f"| {AS_IS} | {ratio:.3f}x | {extra:+.1f} µs | |",
     ]
-    previous = base
-    for name, value in results.items():
+    for name in VARIANTS:
+        ratio, without = results[name]
         lines.append(
-            f"| {name} | {value * 1e6:.1f} µs | {(value - base) * 1e6:+.1f} µs "
-            f"| {(value - previous) * 1e6:+.1f} µs |"
+            f"| without {name} | {ratio:.3f}x | {without:+.1f} µs "
+            f"| {extra - without:.1f} µs |"
         )
-        previous = value
     return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=8,
+        help="fresh processes this many times over the rounds",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
     args = parser.parse_args(argv)
-    assert not is_installed(), "a recording is running"
-    call_command("migrate", run_syncdb=True, verbosity=0)
-    pre_save.connect(bench.noop, sender=Item)
-    post_save.connect(bench.noop_2, sender=Item)
-    try:
-        print("\n".join(measure(args.quick)))
-    finally:
-        pre_save.disconnect(bench.noop, sender=Item)
-        post_save.disconnect(bench.noop_2, sender=Item)
+    rounds, saves, batches = (
+        (2, 20, 1) if args.quick else (args.rounds, 1000, args.batches)
+    )
+    print("\n".join(measure(rounds, saves, batches)))
     return 0
 
 

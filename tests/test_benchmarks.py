@@ -40,15 +40,26 @@ def test_the_benchmarks_run_and_print_every_table() -> None:
     assert "| plain Django |" in result.stdout
 
 
-def test_the_step_by_step_benchmark_prints_every_step() -> None:
+def test_the_take_away_benchmark_prints_every_variant() -> None:
+    from benchmarks import steps
+
     rows = [
         line.split("|")[1].strip()
         for line in run_bench("--steps").stdout.splitlines()
         if line.startswith("| ") and "µs" in line
     ]
-    assert rows[0] == "plain Django"
-    assert rows[-1] == "+ its send sites (default settings)"
-    assert len(rows) == 9
+    assert rows == [steps.AS_IS, *(f"without {name}" for name in steps.VARIANTS)]
+
+
+def test_a_take_away_edit_that_no_longer_applies_is_named(tmp_path: Path) -> None:
+    from benchmarks import steps
+
+    gone = steps.Edit("recorder.py", "code that is not there", "")
+    with pytest.raises(steps.EditMissing, match=r"signals_panel/recorder\.py"):
+        steps.variant_package((gone,), str(tmp_path))
+    # Every edit the tool makes applies to the package as it is.
+    for index, edits in enumerate(steps.VARIANTS.values()):
+        steps.variant_package(edits, str(tmp_path / str(index)))
 
 
 @pytest.mark.skipif(
