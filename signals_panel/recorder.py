@@ -46,6 +46,8 @@ SAVE_SIGNALS = (pre_save, post_save)
 # Row writes and bulk operations kept per recording, for the detectors.
 MAX_WRITES = 10_000
 _LOGGED = object()
+# The origin of a write counted only: no event, no send site.
+_NO_ORIGIN: tuple[None, None] = (None, None)
 # Senders that cannot be weakly referenced and whose lifetime nobody can
 # observe: a recording may hold them.
 PLAIN_SENDER_TYPES = (str, int, float, bytes, bool, complex)
@@ -464,19 +466,16 @@ class Recorder:
             except TypeError:  # a primary key value that cannot be hashed
                 written = (written[0], written[1], str(written[2]))
                 first = rows.get(written)
-            if first is None and len(rows) >= MAX_WRITES:
+            if first is None:  # the row's first write: held aside
+                if len(rows) < MAX_WRITES:
+                    rows[written] = (
+                        self._origin(event, caller)
+                        if event is not None or not past_cap
+                        else _NO_ORIGIN
+                    )
                 return
-            event_id = event.id if event is not None else None
-            site: Site | None = None
-            if event is not None:
-                site = event.frames[0] if event.frames else None
-            elif self.capture_site and (first is not None or not past_cap):
-                site = locator.first_site(
-                    caller if caller is not None else sys._getframe(2)
-                )
-            if first is None:
-                rows[written] = (event_id, site)
-            elif len(self.writes) < MAX_WRITES:
+            if len(self.writes) < MAX_WRITES:
+                event_id, site = self._origin(event, caller)
                 row = (model.concrete_label, written[1], cut(str(written[2]), 40))
                 if first is not _LOGGED:
                     self.writes.append((*row, *first))
@@ -484,6 +483,19 @@ class Recorder:
                 self.writes.append((*row, event_id, site))
         except Exception:
             self.internal_errors += 1
+
+    def _origin(
+        self, event: Event | None, caller: types.FrameType | None
+    ) -> tuple[int | None, Site | None]:
+        """(event id, send site) of a write, for ``note_write()``."""
+        if event is not None:
+            return event.id, event.frames[0] if event.frames else None
+        if not self.capture_site:
+            return _NO_ORIGIN
+        # Frames: 0 this method, 1 note_write(), 2 the patched send, 3 its caller.
+        return None, locator.first_site(
+            caller if caller is not None else sys._getframe(3)
+        )
 
     def note_bypass(
         self,
