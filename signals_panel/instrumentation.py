@@ -172,8 +172,7 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
 
     def send(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
-        # Inactive: a context copied from a recording that has stopped since.
-        if scope is None or not scope.recorder.active:
+        if scope is None:
             if returns_early and not self.receivers:
                 return []
             if own_loop:
@@ -181,9 +180,12 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
             return original(self, sender, **named)
         recorder = scope.recorder
         # Recorder.row_for(), inline: this runs for every dispatch.
-        senders = recorder.rows_by_signal.get(id(self))
-        cached = senders.get(id(sender)) if senders is not None else None
-        row = cached[0] if cached is not None else recorder.new_row(self, sender)
+        try:
+            row = recorder.rows_by_signal[id(self)][id(sender)][0]
+        except KeyError:
+            row = recorder.new_row(self, sender)
+        # Ignored, or a context copied from a recording that has stopped
+        # since (new_row() answers None then, and stop() empties the cache).
         if row is None:
             if own_loop:
                 return _django_send(self, sender, named, original)
@@ -213,12 +215,12 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
                 responses = _django_send(self, sender, named, original)
             else:
                 responses = original(self, sender, **named)
+                if type(responses) is not list:  # another patch's send under ours
+                    recorder.counted(row, scope, started, responses, robust)
+                    return responses
         except BaseException:
             recorder.counted(row, scope, started, None, robust)
             raise
-        if type(responses) is not list:  # another patch's send under ours
-            recorder.counted(row, scope, started, responses, robust)
-            return responses
         duration = (perf_counter() - started) * 1000
         row.dispatches += 1
         row.duration_ms += duration

@@ -331,12 +331,18 @@ class Recorder:
 
     def row_for(self, signal: Signal, sender: Any) -> SummaryRow | None:
         """The summary row of (signal, sender), or None if it is ignored."""
-        senders = self.rows_by_signal.get(id(signal))
-        cached = senders.get(id(sender)) if senders is not None else None
-        return cached[0] if cached is not None else self.new_row(signal, sender)
+        try:
+            row: SummaryRow | None = self.rows_by_signal[id(signal)][id(sender)][0]
+        except KeyError:
+            row = self.new_row(signal, sender)
+        return row
 
     def new_row(self, signal: Signal, sender: Any) -> SummaryRow | None:
-        """``row_for()`` when (signal, sender) is not in the identity cache."""
+        """``row_for()`` when (signal, sender) is not in the identity cache;
+        None also when the recording is not active (the cache is empty then:
+        a hit needs no check)."""
+        if not self.active:
+            return None
         signal_label, signal_name = signal_names.name(signal)
         sender_label = describe_sender(sender)
         row: SummaryRow | None
@@ -354,6 +360,8 @@ class Recorder:
                 self.rows[(signal_label, sender_label)] = row
         if self._remembered < MAX_REMEMBERED_ROWS:
             self._remember_row(signal, sender, row)
+            if not self.active:  # stopped meanwhile, from another thread
+                self.rows_by_signal.clear()
         return row
 
     def _remember_row(self, signal: Signal, sender: Any, row: Any) -> None:

@@ -148,6 +148,8 @@ def test_a_context_copied_during_a_recording_records_nothing_once_it_stops() -> 
             assert copied.run(signal.send, sender="after") == (
                 [(noop, None)] if signal is listened else []
             )
+        # A (signal, sender) pair the recording had met, and so had cached.
+        assert copied.run(listened.send, sender="during") == [(noop, None)]
     after = recording.to_dict()
     assert after["signals"] == before["signals"]
     assert after["summary"] == before["summary"]
