@@ -384,7 +384,10 @@ class Recorder:
             senders = by_signal[signal_id] = {}
 
         def forget_sender(_: weakref.ref[Any]) -> None:
-            if senders.pop(sender_id, None) is not None:
+            # Not counted again if its signal's entries went first.
+            if senders.pop(sender_id, None) is not None and (
+                by_signal.get(signal_id) is senders
+            ):
                 self._remembered -= 1
 
         if sender is None or type(sender) in PLAIN_SENDER_TYPES:

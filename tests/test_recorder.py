@@ -458,6 +458,10 @@ def test_senders_reusing_the_ids_of_collected_ones_get_their_own_rows() -> None:
     assert (short["'a'"], short["'b'"]) == (2, 1)
 
 
+class PlainSender:
+    """A sender freed as soon as its last reference goes (no cycle)."""
+
+
 def test_a_recording_keeps_no_signal_alive_and_forgets_its_cached_rows() -> None:
     seen_ids: set[int] = set()
     reused = 0
@@ -473,14 +477,25 @@ def test_a_recording_keeps_no_signal_alive_and_forgets_its_cached_rows() -> None
             del signal
             gc.collect()
             assert alive() is None  # the recording keeps no signal alive
+        # A signal that goes before its sender, and one that goes after it,
+        # each freed at once (no cycle to wait for the collector).
+        for signal_goes_first in (True, False):
+            signal = Signal()
+            signal.connect(noop, weak=False)
+            sender = PlainSender()
+            signal.send(sender=sender)
+            if signal_goes_first:
+                del signal, sender
+            else:
+                del sender, signal
         recorder = recording.recorder
-        # Entries went with their signals: only the live ones are remembered.
+        # Entries went with their signals and senders: only live ones count.
         assert recorder._remembered == sum(map(len, recorder.rows_by_signal.values()))
     assert reused
     # A signal defined in a function is labelled by its id: one that reuses
     # an id shares its row, so the counts are checked as a whole.
     counts = [row.dispatches for row in recording.recorder.rows.values()]
-    assert sum(counts) == sum(index % 3 + 1 for index in range(100))
+    assert sum(counts) == sum(index % 3 + 1 for index in range(100)) + 2
 
 
 def test_the_write_log_keeps_no_model_class_alive_and_tells_reused_ids_apart() -> None:
