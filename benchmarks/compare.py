@@ -145,6 +145,20 @@ def run_rounds(
             worker.wait()
 
 
+def add_round_options(
+    parser: argparse.ArgumentParser, rounds: int, batches: int
+) -> None:
+    """``--rounds``, ``--batches`` and ``--quick``, for this tool and steps.py."""
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=batches,
+        help="fresh processes this many times over the rounds",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -153,14 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--config", default="{}", help="SIGNALS_PANEL keys for the recording, as JSON"
     )
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument(
-        "--batches",
-        type=int,
-        default=5,
-        help="fresh processes this many times over the rounds",
-    )
-    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
+    add_round_options(parser, rounds=15, batches=5)
     args = parser.parse_args(argv)
     rounds, saves = (2, 20) if args.quick else (args.rounds, 1000)
     config = json.loads(args.config)

@@ -29,7 +29,7 @@ import sys
 import tempfile
 from typing import NamedTuple
 
-from benchmarks.compare import ROOT, compare
+from benchmarks.compare import ROOT, add_round_options, compare
 
 PAST_THE_CAPS = {"MAX_EVENTS_PER_SENDER": 1, "CAPTURE_SEND_SITE": False}
 AS_IS = "the package as it is"
@@ -150,14 +150,7 @@ def measure(rounds: int, saves: int, batches: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument(
-        "--batches",
-        type=int,
-        default=8,
-        help="fresh processes this many times over the rounds",
-    )
-    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
+    add_round_options(parser, rounds=40, batches=8)
     args = parser.parse_args(argv)
     rounds, saves, batches = (
         (2, 20, 1) if args.quick else (args.rounds, 1000, args.batches)
