@@ -848,20 +848,60 @@ def test_nesting_survives_async_to_sync_and_sync_to_async_hops() -> None:
     ]
 
 
-def test_a_sender_that_breaks_hashing_fails_exactly_as_without_recording() -> None:
+@pytest.mark.parametrize("caching", [False, True], ids=["plain", "use_caching"])
+def test_a_sender_that_breaks_hashing_fails_exactly_as_without_recording(
+    caching: bool,
+) -> None:
     class Unhashable:
         def __hash__(self) -> int:
             raise RuntimeError("no hashing")
 
-    with connected(order_paid, noop):
+    signal = Signal(use_caching=caching) if caching else order_paid
+    with connected(signal, noop):
         with pytest.raises(RuntimeError, match="no hashing"):
-            order_paid.send(sender=Unhashable())
+            signal.send(sender=Unhashable())
         with signals_panel.record() as recording:
             with pytest.raises(RuntimeError, match="no hashing"):
-                order_paid.send(sender=Unhashable())
+                signal.send(sender=Unhashable())
     assert recording.summary["internal_errors"] == 0
     assert recording.summary["dispatches"] == 1
     assert recording.events == []
+
+
+def test_a_cached_nobody_listens_answer_after_a_receiver_died_leaves_the_signal_as_django_does() -> (
+    None
+):
+    """Django's send() answers [] from its cache for a sender nobody listens
+    to, even once a weak receiver has died; it then leaves the dead entry in
+    ``receivers`` until the next lookup. Recording does the same."""
+
+    def run() -> tuple[list[Any], int]:
+        signal = Signal(use_caching=True)
+
+        class Heard:
+            pass
+
+        class Unheard:
+            pass
+
+        class Listener:
+            def heard(self, sender: Any, **kwargs: Any) -> None:
+                pass
+
+        # A bound method: with DEBUG, Django keeps the functions it checks
+        # for **kwargs alive in a cache, but not the objects they are bound to.
+        listener = Listener()
+        signal.connect(listener.heard, sender=Heard)
+        first = signal.send(sender=Unheard)  # caches "nobody listens"
+        del listener
+        gc.collect()
+        assert signal._dead_receivers
+        return [first, signal.send(sender=Unheard)], len(signal.receivers)
+
+    plain = run()
+    with signals_panel.record():
+        assert run() == plain
+    assert plain == ([[], []], 1)
 
 
 def test_dispatches_only_the_toolbar_listens_to_are_counted_not_shown() -> None:
