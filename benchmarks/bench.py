@@ -504,13 +504,13 @@ def main(argv: list[str] | None = None) -> int:
         "--steps",
         action="store_true",
         help="only what each part of the counting path costs, taken away one at "
-        "a time (benchmarks/steps.py; --rounds goes with it)",
+        "a time (benchmarks/steps.py; --rounds and --batches go with it)",
     )
     parser.add_argument(
         "--compare",
         metavar="REV",
         help="the save workload of git revision REV against the work tree "
-        "(benchmarks/compare.py; --config and --rounds go with it)",
+        "(benchmarks/compare.py; --config, --rounds and --batches go with it)",
     )
     args, rest = parser.parse_known_args(argv)
     if args.compare:

@@ -276,15 +276,10 @@ def describe_target(instance: Any) -> dict[str, str | None] | None:
     if facts is None:
         return None
     pk = primary_key(instance, facts.pk_attname)
-    shown = None
-    if pk is not None:
-        shown = str(pk)
-        if len(shown) > 40:
-            shown = cut(shown, 40)
     return {
         "model": facts.label,
         "concrete_model": facts.concrete_label,
-        "pk": shown,
+        "pk": None if pk is None else cut(str(pk), 40),
         "db": instance._state.db,
         # Ties pre_save of an unsaved object to its post_save (pk None then).
         "object": hex(id(instance)),

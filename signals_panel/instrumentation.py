@@ -325,13 +325,13 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
 
     async def asend(self: Signal, sender: Any, **named: Any) -> Any:
         scope = current_scope.get()
-        if scope is None or not scope.recorder.active:
+        if scope is None:
             if returns_early and not self.receivers:
                 return []
             return await original(self, sender, **named)
         recorder = scope.recorder
         row = recorder.row_for(self, sender)
-        if row is None:
+        if row is None:  # ignored, or the recording has stopped since
             return await original(self, sender, **named)
         dispatch = None
         if not row.count_only:
@@ -339,18 +339,18 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
                 self, method, sender, named, scope, row, _send_site_frame(recorder)
             )
         if dispatch is None:
+            # As in send(): the row is written before post_save runs, raise
+            # or not; not part of its time.
+            if self is post_save and scope.call is None:
+                recorder.note_write(
+                    named, None, None, row.dispatches >= recorder.max_per_sender
+                )
             started = perf_counter()
             try:
                 responses = await original(self, sender, **named)
             except BaseException:
                 recorder.counted(row, scope, started, None, robust)
                 raise
-            finally:
-                # The row is written before post_save runs, raise or not.
-                if self is post_save and scope.call is None:
-                    recorder.note_write(
-                        named, None, None, row.dispatches >= recorder.max_per_sender
-                    )
             recorder.counted(row, scope, started, responses, robust)
             return responses
         token = _pending.set(dispatch)
@@ -580,7 +580,7 @@ class AsyncReceiver(_Wrapper):
         try:
             return await _Scoped(awaitable, self)
         except BaseException as error:
-            _failed(self.call, error)
+            _failed(call, error)
             raise
         finally:
             call.duration_ms += (perf_counter() - started) * 1000
