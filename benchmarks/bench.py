@@ -202,19 +202,23 @@ def bench_send(quick: bool, number: int, rounds: int) -> list[str]:
     return lines
 
 
-def bench_save(quick: bool, number: int, rounds: int) -> list[str]:
+@contextlib.contextmanager
+def save_workload() -> Iterator[Callable[[], None]]:
+    """Workload (b): one save of a small model with a pre_save and a
+    post_save receiver, SQLite in memory; the receivers connected meanwhile."""
+    call_command("migrate", run_syncdb=True, verbosity=0)
     pre_save.connect(noop, sender=Item)
     post_save.connect(noop_2, sender=Item)
     try:
-        results = per_op(
-            configurations(quick),
-            lambda: Item(name="x", count=1).save(),
-            number,
-            rounds,
-        )
+        yield lambda: Item(name="x", count=1).save()
     finally:
         pre_save.disconnect(noop, sender=Item)
         post_save.disconnect(noop_2, sender=Item)
+
+
+def bench_save(quick: bool, number: int, rounds: int) -> list[str]:
+    with save_workload() as save:
+        results = per_op(configurations(quick), save, number, rounds)
     base = results["plain Django"]
     FOUND["save_not_recording"] = results["installed, not recording"] / base
     FOUND["save_other_thread"] = (
@@ -512,7 +516,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the save workload of git revision REV against the work tree "
         "(benchmarks/compare.py; --config, --rounds and --batches go with it)",
     )
+    parser.add_argument(
+        "--opcodes",
+        action="store_true",
+        help="only the bytecodes the recording adds to a save, counted "
+        "(benchmarks/opcodes.py; --lines goes with it)",
+    )
     args, rest = parser.parse_known_args(argv)
+    if args.opcodes:
+        from benchmarks import opcodes
+
+        return opcodes.main([*rest, *(["--quick"] if args.quick else [])])
     if args.compare:
         from benchmarks import compare
 

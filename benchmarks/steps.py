@@ -92,6 +92,13 @@ VARIANTS: dict[str, tuple[Edit, ...]] = {
             + _AFTER_SCOPE,
         ),
     ),
+    "the cursor patch (every query asks whether a receiver runs)": (
+        Edit(
+            "instrumentation.py",
+            '        (CursorWrapper, "_execute_with_wrappers", _query_patch),\n',
+            "",
+        ),
+    ),
 }
 
 

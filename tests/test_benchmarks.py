@@ -73,3 +73,43 @@ def test_the_comparison_runs_a_revision_against_the_work_tree() -> None:
     assert 'recording with {"CAPTURE_SEND_SITE": false}' in output
     rows = [line.split("|")[1].strip() for line in output.splitlines()[4:]]
     assert rows == ["HEAD", "work tree"]
+
+
+def test_the_bytecode_count_covers_every_configuration_and_nothing_else_runs_more() -> (
+    None
+):
+    from benchmarks import opcodes
+
+    output = run_bench("--opcodes").stdout
+    table = output.split("| --- | ---: | ---: | ---: |\n", 1)[1].split("\n\n", 1)[0]
+    per_save = {
+        cells[0]: float(cells[1].replace(",", ""))
+        for cells in (
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in table.splitlines()
+        )
+    }
+    assert list(per_save) == [
+        "plain Django",
+        opcodes.OTHER_THREAD,
+        *opcodes.CONFIGURATIONS,
+        opcodes.DEFAULT,
+    ]
+    plain = per_save["plain Django"]
+    counting, stored, with_site = (per_save[name] for name in opcodes.CONFIGURATIONS)
+    assert plain < per_save[opcodes.OTHER_THREAD] < counting < stored < with_site
+    # Once a recording has its rows (the whole-recording figure includes the
+    # first dispatches, which name their signal and sender), it adds code of
+    # its own and replaces the dispatcher's send, and makes nothing else in
+    # Django (or anywhere) run one bytecode more.
+    sections = {
+        section.split(":", 1)[0]: section for section in output.split("##### ")[1:]
+    }
+    assert set(sections) == {
+        opcodes.OTHER_THREAD,
+        *opcodes.CONFIGURATIONS,
+        opcodes.DEFAULT,
+    }
+    for name in (opcodes.OTHER_THREAD, *opcodes.CONFIGURATIONS):
+        assert "signals_panel/instrumentation.py: send |" in sections[name]
+        assert "everything else" not in sections[name], sections[name]

@@ -1,0 +1,216 @@
+"""Bytecodes the recording adds to a save, counted: a figure without noise.
+
+    ./bin/bench --opcodes              # a few seconds; prints Markdown tables
+    ./bin/bench --opcodes --lines      # also each line of the package's code
+
+Timings of the save workload move by about 1 µs per save from run to run on
+this machine, more than many changes to the hot path are worth. The number
+of bytecode instructions Python runs does not move: this counts them, with
+``sys.settrace`` asking for every opcode, over saves of ``bench.py``'s save
+workload (a small model, a pre_save and a post_save receiver, SQLite in
+memory), without recording and under a few recording configurations. Time
+follows the count only roughly (an instruction that calls into C, or
+allocates, costs more than one that reads a local), but on this path it
+follows it: about 30 ns per bytecode in a save's context here.
+
+Each recording configuration is measured after ``WARM_UP`` recorded saves,
+so "past the caps" counts the path every save takes once the per-sender cap
+of stored events is reached, and "every dispatch stored" the path of a
+stored event. The default configuration's figure is the average over a
+recording of ``SAVES_PER_RECORDING`` saves, as the timed benchmark makes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+PACKAGE = os.sep + "signals_panel" + os.sep
+DISPATCHER = os.path.join("django", "dispatch", "dispatcher.py")
+WARM_UP = 200
+SAVES_PER_RECORDING = 1000
+OTHER_THREAD = "not recording, while another thread records"
+# Recording configurations, measured after WARM_UP saves each. Past the caps
+# the send site is never looked up, with or without CAPTURE_SEND_SITE.
+CONFIGURATIONS: dict[str, dict[str, Any]] = {
+    "recording past the caps (the counting path)": {
+        "MAX_EVENTS_PER_SENDER": 1,
+        "CAPTURE_SEND_SITE": False,
+    },
+    "every dispatch stored, no send site": {
+        "MAX_EVENTS": 10**7,
+        "MAX_EVENTS_PER_SENDER": 10**7,
+        "CAPTURE_SEND_SITE": False,
+    },
+    "every dispatch stored, send site (default)": {
+        "MAX_EVENTS": 10**7,
+        "MAX_EVENTS_PER_SENDER": 10**7,
+    },
+}
+DEFAULT = "recording, default settings (a whole recording)"
+
+Key = tuple[str, str, int]
+
+
+class Counted(NamedTuple):
+    counts: collections.Counter[Key]
+    saves: int
+
+    def per_save(self) -> float:
+        return sum(self.counts.values()) / self.saves
+
+
+def _where(frame: types.FrameType) -> str:
+    """The file of the package or of Django's dispatcher a frame runs code
+    of; "" for any other code."""
+    path = frame.f_code.co_filename
+    if PACKAGE in path:
+        return "signals_panel/" + path.rsplit(PACKAGE, 1)[1]
+    if path.endswith(DISPATCHER):
+        return "django/dispatch/dispatcher.py"
+    module = frame.f_globals.get("__name__")
+    if path.startswith("<") and str(module).startswith("signals_panel."):
+        # Made by exec(), as dataclasses make their __init__.
+        return f"signals_panel/{module.split('.', 1)[1]}.py"
+    return ""
+
+
+def count(op: Callable[[], Any], times: int) -> collections.Counter[Key]:
+    """Bytecodes run by ``times`` calls of ``op``: (file, function, line) ->
+    count, for the package's and the dispatcher's code; ("", "", 0) for all
+    other code together."""
+    counts: collections.Counter[Key] = collections.Counter()
+    places: dict[types.CodeType, str] = {}
+
+    def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "call":
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+            return tracer
+        if event == "opcode":
+            code = frame.f_code
+            where = places.get(code)
+            if where is None:
+                where = places[code] = _where(frame)
+            if where:
+                counts[where, code.co_name, frame.f_lineno or 0] += 1
+            else:
+                counts["", "", 0] += 1
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        for _ in range(times):
+            op()
+    finally:
+        sys.settrace(previous)
+    return counts
+
+
+def per_function(counts: collections.Counter[Key]) -> collections.Counter[str]:
+    functions: collections.Counter[str] = collections.Counter()
+    for (where, name, _), number in counts.items():
+        functions[f"{where}: {name}" if where else "everything else"] += number
+    return functions
+
+
+def measure(saves: int, warm_up: int, per_recording: int) -> dict[str, Counted]:
+    """Bytecodes run by saves: plain, then under each configuration."""
+    import signals_panel
+    from benchmarks.bench import another_thread_records, save_workload
+
+    with save_workload() as save:
+        for _ in range(warm_up):
+            save()
+        results = {"plain Django": Counted(count(save, saves), saves)}
+        with another_thread_records():
+            results[OTHER_THREAD] = Counted(count(save, saves), saves)
+        for name, config in CONFIGURATIONS.items():
+            with signals_panel.record(config):
+                for _ in range(warm_up):
+                    save()
+                results[name] = Counted(count(save, saves), saves)
+        # The default settings over a whole recording, as bench.py times them.
+        with signals_panel.record():
+            results[DEFAULT] = Counted(count(save, per_recording), per_recording)
+    return results
+
+
+def report(results: dict[str, Counted], warm_up: int, lines: bool) -> Iterator[str]:
+    plain = results["plain Django"]
+    base = plain.per_save()
+    yield "#### Bytecodes per save, counted"
+    yield ""
+    yield (
+        f"The save workload: {plain.saves} saves a configuration, after "
+        f"{warm_up} of warm-up; the default settings averaged over a whole "
+        f"recording of {results[DEFAULT].saves} saves. Deterministic: the "
+        f"same code gives the same counts."
+    )
+    yield ""
+    yield "| configuration | bytecodes per save | extra | ratio |"
+    yield "| --- | ---: | ---: | ---: |"
+    yield f"| plain Django | {base:,.0f} | | 1.000x |"
+    for name, counted in results.items():
+        if counted is not plain:
+            total = counted.per_save()
+            yield (
+                f"| {name} | {total:,.0f} | {total - base:+,.0f} | {total / base:.3f}x |"
+            )
+    yield ""
+    for name, counted in results.items():
+        if counted is not plain:
+            yield from _breakdown(name, plain, counted, lines)
+
+
+def _breakdown(
+    name: str, plain: Counted, counted: Counted, lines: bool
+) -> Iterator[str]:
+    before, after = per_function(plain.counts), per_function(counted.counts)
+    extra = {
+        function: after[function] / counted.saves - before[function] / plain.saves
+        for function in after.keys() | before.keys()
+    }
+    yield f"##### {name}: extra bytecodes per save, by function"
+    yield ""
+    yield "| function | extra per save |"
+    yield "| --- | ---: |"
+    for function, number in sorted(extra.items(), key=lambda item: -abs(item[1])):
+        if abs(number) >= 0.5:
+            yield f"| {function} | {number:+,.1f} |"
+    yield ""
+    if not lines:
+        return
+    yield "| line | bytecodes per save |"
+    yield "| --- | ---: |"
+    for (where, function, line), number in sorted(counted.counts.items()):
+        if where.startswith("signals_panel/") and number / counted.saves >= 0.5:
+            yield f"| {where}:{line} ({function}) | {number / counted.saves:,.1f} |"
+    yield ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run")
+    parser.add_argument(
+        "--lines",
+        action="store_true",
+        help="also the count of each line of the package",
+    )
+    args = parser.parse_args(argv)
+    saves, warm_up, per_recording = (
+        (5, 5, 20) if args.quick else (200, WARM_UP, SAVES_PER_RECORDING)
+    )
+    results = measure(saves, warm_up, per_recording)
+    print("\n".join(report(results, warm_up, args.lines)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
