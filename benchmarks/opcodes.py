@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import os
 import sys
 import types
@@ -85,7 +86,8 @@ def count(op: Callable[[], Any], times: int) -> collections.Counter[Key]:
     count, for the package's and the dispatcher's code; ("", "", 0) for all
     other code together."""
     counts: collections.Counter[Key] = collections.Counter()
-    places: dict[types.CodeType, str] = {}
+    places: dict[int, str] = {}
+    seen: list[types.CodeType] = []
 
     def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
         if event == "call":
@@ -94,15 +96,23 @@ def count(op: Callable[[], Any], times: int) -> collections.Counter[Key]:
             return tracer
         if event == "opcode":
             code = frame.f_code
-            where = places.get(code)
+            # By identity: code objects that compare equal can be two
+            # functions' (equality leaves out the file).
+            where = places.get(id(code))
             if where is None:
-                where = places[code] = _where(frame)
+                where = places[id(code)] = _where(frame)
+                seen.append(code)  # its id stays its own meanwhile
             if where:
                 counts[where, code.co_name, frame.f_lineno or 0] += 1
             else:
                 counts["", "", 0] += 1
         return tracer
 
+    # A collection in the middle would run whatever finalizers and weak
+    # reference callbacks are due then: none of the work counted here.
+    gc.collect()
+    collecting = gc.isenabled()
+    gc.disable()
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
@@ -110,6 +120,8 @@ def count(op: Callable[[], Any], times: int) -> collections.Counter[Key]:
             op()
     finally:
         sys.settrace(previous)
+        if collecting:
+            gc.enable()
     return counts
 
 
