@@ -79,14 +79,17 @@ def describe_value(value: Any, limit: int = 200) -> str:
         return f"<unrepresentable {_type_name(type(value))}>"
 
 
-_secret_keys: dict[str, bool] = {}
+# Keyword names found not to look secret: a dispatch's names are few and
+# recur, and one set lookup spares them the pattern.
+_open_keys: set[str] = set()
 
 
 def _is_secret_key(key: str) -> bool:
-    secret = SECRET_KEY_PATTERN.search(key) is not None
-    if len(_secret_keys) < 10_000:
-        _secret_keys[key] = secret
-    return secret
+    if SECRET_KEY_PATTERN.search(key) is not None:
+        return True
+    if len(_open_keys) < 10_000:
+        _open_keys.add(key)
+    return False
 
 
 def describe_kwarg(key: str, value: Any, limit: int = 200) -> str:
@@ -99,14 +102,11 @@ def describe_kwargs(
 ) -> dict[str, str]:
     """``describe_kwarg()`` of each item but ``skip``: one call per dispatch."""
     described: dict[str, str] = {}
-    secret_keys = _secret_keys
+    open_keys = _open_keys
     for key, value in named.items():
         if key == skip:
             continue
-        secret = secret_keys.get(key)
-        if secret is None:
-            secret = _is_secret_key(key)
-        if secret:
+        if key not in open_keys and _is_secret_key(key):
             described[key] = MASK
         elif value is None:
             described[key] = "None"

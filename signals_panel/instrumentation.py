@@ -43,7 +43,6 @@ import functools
 import sys
 import threading
 import time
-import types
 import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
@@ -191,9 +190,10 @@ def _sync_sender(original: Callable[..., Any], method: str) -> Callable[..., Any
                 return _django_send(self, sender, named, original)
             return original(self, sender, **named)
         if not row.count_only and (self.receivers or not recorder.count_silent):
-            dispatch = recorder.begin(
-                self, method, sender, named, scope, row, _send_site_frame(recorder)
-            )
+            # The frame that called this send, if send sites are kept (Python
+            # makes frame objects on demand: none is made otherwise).
+            caller = sys._getframe(1) if recorder.capture_site else None
+            dispatch = recorder.begin(self, method, sender, named, scope, row, caller)
             if dispatch is not None:
                 if own_loop:
                     return _send_stored(self, sender, named, dispatch, original)
@@ -339,9 +339,8 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
             return await original(self, sender, **named)
         dispatch = None
         if not row.count_only:
-            dispatch = recorder.begin(
-                self, method, sender, named, scope, row, _send_site_frame(recorder)
-            )
+            caller = sys._getframe(1) if recorder.capture_site else None
+            dispatch = recorder.begin(self, method, sender, named, scope, row, caller)
         if dispatch is None:
             # As in send(): the row is written before post_save runs, raise
             # or not; not part of its time.
@@ -370,15 +369,6 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
 
     _mark(asend, original)
     return asend
-
-
-def _send_site_frame(recorder: Recorder) -> types.FrameType | None:
-    """The frame that called the patched send, if send sites are kept.
-
-    Call it from the patched send itself: it looks two frames up. Python
-    makes frame objects on demand, so none is made with send sites off.
-    """
-    return sys._getframe(2) if recorder.capture_site else None
 
 
 def _end(

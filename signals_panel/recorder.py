@@ -15,7 +15,7 @@ import threading
 import time
 import types
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -100,13 +100,14 @@ class Event:
     target: dict[str, str | None] | None
     kwargs: dict[str, str]
     start_ms: float
-    duration_ms: float = 0.0
-    receivers: list[ReceiverCall] = field(default_factory=list)
+    duration_ms: float
+    receivers: list[ReceiverCall]
     # Innermost non-library frames of the send, formatted only when read.
-    frames: list[Site] = field(default_factory=list)
-    keep_stack: bool = False
+    frames: list[Site]
+    keep_stack: bool
     error: str | None = None
-    flags: list[str] = field(default_factory=list)
+    # The kinds of the findings that name it, once findings are made.
+    flags: list[str] | tuple[()] = ()
 
     @property
     def sent_from(self) -> str | None:
@@ -560,13 +561,20 @@ class Recorder:
         between the caller and Django's send.
         """
         try:
-            if self.raise_on_recursion and signal in SAVE_SIGNALS:
-                self._check_recursion(named, scope)
+            if self.raise_on_recursion:
+                if signal in SAVE_SIGNALS:
+                    self._check_recursion(named, scope)
+                # Otherwise a row at a cap is flagged count_only and its
+                # dispatches do not get here (receivers_found() checks the
+                # caps again, for one that raced another thread's).
+                if (
+                    row.stored >= self.max_per_sender
+                    or len(self.events) >= self.max_events
+                ):
+                    return None
             # Only a row found silent before is worth Django's own test (a
             # signal with receivers for other senders): most never are.
             if row.silent and not self.list_silent and _nobody_listens(signal, sender):
-                return None
-            if row.stored >= self.max_per_sender or len(self.events) >= self.max_events:
                 return None
             return Dispatch(signal, method, sender, named, scope, row, caller)
         except SignalRecursionError:
