@@ -351,6 +351,7 @@ class CodeLocator:
         # object, so the id cannot be reused by another while cached.
         self._code_info: dict[int, tuple[types.CodeType, bool, str]] = {}
         self._library_codes: dict[int, types.CodeType] = {}
+        self._user_codes: dict[int, types.CodeType] = {}
         self._formatted: dict[tuple[int, int], tuple[types.CodeType, str]] = {}
 
     def _setup(self) -> None:
@@ -382,7 +383,9 @@ class CodeLocator:
             self._code_info[id(code)] = (code, is_library, path)
             # The thread handler of sync_to_async is where frames() turns
             # to the awaiting coroutine: it must not be skipped as library.
-            if is_library and code is not _THREAD_HANDLER:
+            if not is_library:
+                self._user_codes[id(code)] = code
+            elif code is not _THREAD_HANDLER:
                 self._library_codes[id(code)] = code
         return is_library, path
 
@@ -408,7 +411,7 @@ class CodeLocator:
         recording keeps code objects and line numbers, nothing else.
         """
         found: list[Site] = []
-        library = self._library_codes
+        library, user = self._library_codes, self._user_codes
         frames: Iterator[types.FrameType] | None = None
         # A plain loop, not a generator: this runs for every stored dispatch.
         while len(found) < depth:
@@ -420,7 +423,10 @@ class CodeLocator:
             if code is _THREAD_HANDLER:
                 frames = iter(_awaiting_frames(frame))
                 continue
-            if library.get(id(code)) is not code and not self.info(code)[0]:
+            known = id(code)
+            if user.get(known) is code or (
+                library.get(known) is not code and not self.info(code)[0]
+            ):
                 found.append((code, frame.f_lasti))
             if frames is None:
                 frame = frame.f_back
@@ -550,9 +556,11 @@ def remember_weakly(cache: dict[int, Any], key: Any, value: Any) -> None:
 def describe_receiver(func: Any) -> tuple[str, str | None, str]:
     """``(module.qualname, "path:line", kind)`` of a receiver."""
     if type(func) is types.FunctionType:  # most receivers: one cache lookup
-        cached = _cached(_callable_cache, func)
-        if cached is not None:
-            return cached[0], cached[1], "function"
+        # _cached(), inline: this runs for every receiver of a stored event.
+        entry = _callable_cache.get(id(func))
+        if entry is not None and entry[0]() is func:
+            name, where = entry[1]
+            return name, where, "function"
     name, where = describe_callable(func)
     return name, where, receiver_kind(func)
 
