@@ -24,7 +24,7 @@ import threading
 import types
 import uuid
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import asgiref.sync
@@ -412,24 +412,30 @@ class CodeLocator:
         """
         found: list[Site] = []
         library, user = self._library_codes, self._user_codes
-        frames: Iterator[types.FrameType] | None = None
         # A plain loop, not a generator: this runs for every stored dispatch.
-        while len(found) < depth:
-            if frames is not None:
-                frame = next(frames, None)
-            if frame is None:
+        while frame is not None and len(found) < depth:
+            code = frame.f_code
+            known = id(code)
+            if library.get(known) is not code:  # library code is passed by
+                if code is _THREAD_HANDLER:
+                    return self._awaiting_sites(frame, found, depth)
+                if user.get(known) is code or not self.info(code)[0]:
+                    found.append((code, frame.f_lasti))
+            frame = frame.f_back
+        return found
+
+    def _awaiting_sites(
+        self, handler: types.FrameType, found: list[Site], depth: int
+    ) -> list[Site]:
+        """``frames()`` gone on in the coroutine that awaits ``handler``."""
+        for frame in _awaiting_frames(handler):
+            if len(found) >= depth:
                 break
             code = frame.f_code
-            if code is _THREAD_HANDLER:
-                frames = iter(_awaiting_frames(frame))
-                continue
-            known = id(code)
-            if user.get(known) is code or (
-                library.get(known) is not code and not self.info(code)[0]
-            ):
+            if code is _THREAD_HANDLER:  # that coroutine ran in a worker too
+                return self._awaiting_sites(frame, found, depth)
+            if not self.info(code)[0]:
                 found.append((code, frame.f_lasti))
-            if frames is None:
-                frame = frame.f_back
         return found
 
     def first_site(self, frame: types.FrameType | None) -> Site | None:
