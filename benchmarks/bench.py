@@ -4,6 +4,7 @@
     ./bin/bench --quick    # a smoke run with tiny counts (the test suite uses it)
     ./bin/bench --steps    # what each part of the counting path costs (steps.py)
     ./bin/bench --compare REV  # REV's package against the work tree's (compare.py)
+    ./bin/bench --opcodes  # bytecodes a save runs, counted (opcodes.py)
 
 Every configuration is measured alternately, several rounds, and reported by
 its median, so that the machine's noise hits all of them alike. With no
@@ -520,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         "--opcodes",
         action="store_true",
         help="only the bytecodes the recording adds to a save, counted "
-        "(benchmarks/opcodes.py; --lines goes with it)",
+        "(benchmarks/opcodes.py; --lines and --against REV go with it)",
     )
     args, rest = parser.parse_known_args(argv)
     if args.opcodes:

@@ -113,3 +113,34 @@ def test_the_bytecode_count_covers_every_configuration_and_nothing_else_runs_mor
     for name in (opcodes.OTHER_THREAD, *opcodes.CONFIGURATIONS):
         assert "signals_panel/instrumentation.py: send |" in sections[name]
         assert "everything else" not in sections[name], sections[name]
+
+
+@pytest.mark.skipif(
+    not (ROOT / ".git").exists() or shutil.which("git") is None,
+    reason="needs a git checkout",
+)
+def test_the_bytecode_count_sets_a_revision_beside_the_work_tree() -> None:
+    from benchmarks import opcodes
+
+    output = run_bench("--opcodes", "--against", "HEAD").stdout
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in output.splitlines()[4:]
+            if line.startswith("| ")
+        )
+    }
+    assert list(rows) == [
+        "plain Django",
+        opcodes.OTHER_THREAD,
+        *opcodes.CONFIGURATIONS,
+        opcodes.DEFAULT,
+    ]
+    # Without a recording the package runs nothing: the same count either
+    # way; with one, both versions run more than plain Django.
+    plain = int(rows["plain Django"][1].replace(",", ""))
+    assert rows["plain Django"][2] == "+0"
+    for name in opcodes.CONFIGURATIONS:
+        before, after, _ = (int(cell.replace(",", "") or 0) for cell in rows[name])
+        assert before > plain and after > plain
