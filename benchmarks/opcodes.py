@@ -6,8 +6,9 @@
 
 Timings of the save workload move by about 1 µs per save from run to run on
 this machine, more than many changes to the hot path are worth. The number
-of bytecode instructions Python runs does not move: this counts them, with
-``sys.settrace`` asking for every opcode, over saves of ``bench.py``'s save
+of bytecode instructions Python runs does not move: this counts them (up to
+Python 3.11 with ``sys.settrace`` asking for every opcode, from 3.12 with
+``sys.monitoring``'s instruction events), over saves of ``bench.py``'s save
 workload (a small model, a pre_save and a post_save receiver, SQLite in
 memory), without recording and under a few recording configurations. Time
 follows the count only roughly (an instruction that calls into C, or
@@ -85,38 +86,73 @@ def _where(frame: types.FrameType) -> str:
     return ""
 
 
+class _Tally:
+    """Counts instructions into (file, function, line) keys."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[Key] = collections.Counter()
+        # By identity: code objects that compare equal can be two functions'
+        # (equality leaves out the file). Each code object is kept, so its id
+        # stays its own while counting.
+        self.places: dict[int, tuple[types.CodeType, str]] = {}
+        self.lines: dict[int, dict[int, int]] = {}
+
+    def add(self, frame: types.FrameType, offset: int | None = None) -> None:
+        code = frame.f_code
+        place = self.places.get(id(code))
+        if place is None:
+            place = self.places[id(code)] = (code, _where(frame))
+        where = place[1]
+        if not where:
+            self.counts["", "", 0] += 1
+        elif offset is None:
+            self.counts[where, code.co_name, frame.f_lineno or 0] += 1
+        else:
+            self.counts[where, code.co_name, self._line(code, offset)] += 1
+
+    def _line(self, code: types.CodeType, offset: int) -> int:
+        lines = self.lines.get(id(code))
+        if lines is None:
+            lines = self.lines[id(code)] = {
+                each: line or 0
+                for start, end, line in code.co_lines()
+                for each in range(start, end, 2)
+            }
+        return lines.get(offset, 0)
+
+
 def count(op: Callable[[], Any], times: int) -> collections.Counter[Key]:
     """Bytecodes run by ``times`` calls of ``op``: (file, function, line) ->
     count, for the package's and the dispatcher's code; ("", "", 0) for all
     other code together."""
-    counts: collections.Counter[Key] = collections.Counter()
-    places: dict[int, str] = {}
-    seen: list[types.CodeType] = []
-
-    def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
-        if event == "call":
-            frame.f_trace_opcodes = True
-            frame.f_trace_lines = False
-            return tracer
-        if event == "opcode":
-            code = frame.f_code
-            # By identity: code objects that compare equal can be two
-            # functions' (equality leaves out the file).
-            where = places.get(id(code))
-            if where is None:
-                where = places[id(code)] = _where(frame)
-                seen.append(code)  # its id stays its own meanwhile
-            if where:
-                counts[where, code.co_name, frame.f_lineno or 0] += 1
-            else:
-                counts["", "", 0] += 1
-        return tracer
-
+    tally = _Tally()
     # A collection in the middle would run whatever finalizers and weak
     # reference callbacks are due then: none of the work counted here.
     gc.collect()
     collecting = gc.isenabled()
     gc.disable()
+    try:
+        if sys.version_info >= (3, 12):
+            _monitored(op, times, tally)
+        else:
+            _traced(op, times, tally)
+    finally:
+        if collecting:
+            gc.enable()
+    return tally.counts
+
+
+def _traced(op: Callable[[], Any], times: int, tally: _Tally) -> None:
+    """Up to Python 3.11: sys.settrace's opcode events."""
+
+    def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "call":
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+        elif event == "opcode":
+            tally.add(frame)
+        return tracer
+
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
@@ -124,9 +160,28 @@ def count(op: Callable[[], Any], times: int) -> collections.Counter[Key]:
             op()
     finally:
         sys.settrace(previous)
-        if collecting:
-            gc.enable()
-    return counts
+
+
+def _monitored(op: Callable[[], Any], times: int, tally: _Tally) -> None:
+    """From Python 3.12: sys.monitoring's INSTRUCTION events (settrace's
+    opcode events miss a code object's first run there, or all of them)."""
+    monitoring: Any = getattr(sys, "monitoring")  # noqa: B009 (3.12+)
+    instruction = monitoring.events.INSTRUCTION
+
+    def on_instruction(code: types.CodeType, offset: int) -> None:
+        tally.add(sys._getframe(1), offset)  # the frame running ``code``
+
+    tool = next(each for each in range(6) if monitoring.get_tool(each) is None)
+    monitoring.use_tool_id(tool, "signals_panel bytecode count")
+    try:
+        monitoring.register_callback(tool, instruction, on_instruction)
+        monitoring.set_events(tool, instruction)
+        for _ in range(times):
+            op()
+    finally:
+        monitoring.set_events(tool, 0)
+        monitoring.register_callback(tool, instruction, None)
+        monitoring.free_tool_id(tool)
 
 
 def per_function(counts: collections.Counter[Key]) -> collections.Counter[str]:
