@@ -13,7 +13,7 @@ workload (a small model, a pre_save and a post_save receiver, SQLite in
 memory), without recording and under a few recording configurations. Time
 follows the count only roughly (an instruction that calls into C, or
 allocates, costs more than one that reads a local), but on this path it
-follows it: about 23 ns per bytecode in a save's context here.
+follows it: about 22 ns per bytecode in a save's context here.
 
 Each recording configuration is measured after ``WARM_UP`` recorded saves,
 so "past the caps" counts the path every save takes once the per-sender cap

@@ -562,11 +562,9 @@ def remember_weakly(cache: dict[int, Any], key: Any, value: Any) -> None:
 def describe_receiver(func: Any) -> tuple[str, str | None, str]:
     """``(module.qualname, "path:line", kind)`` of a receiver."""
     if type(func) is types.FunctionType:  # most receivers: one cache lookup
-        # _cached(), inline: this runs for every receiver of a stored event.
-        entry = _callable_cache.get(id(func))
-        if entry is not None and entry[0]() is func:
-            name, where = entry[1]
-            return name, where, "function"
+        cached = _cached(_callable_cache, func)
+        if cached is not None:
+            return cached[0], cached[1], "function"
     name, where = describe_callable(func)
     return name, where, receiver_kind(func)
 

@@ -247,23 +247,10 @@ def _django_send(
     ``signal``, ``sender`` and the arguments, the first error propagating.
     Called with the arguments' dict, not re-packed into a second call.
     """
-    # _sync_receivers(), inline: this runs for every dispatch counted.
-    if not signal.receivers or (
-        signal.sender_receivers_cache.get(sender) is NO_RECEIVERS
-    ):
-        return []
-    live = signal._live_receivers
-    if getattr(live, "__func__", None) is _live_patch:
-        receivers, async_receivers = _live_original(signal, sender)
-    else:
-        receivers, async_receivers = live(sender)
-    if async_receivers:  # Django's own way of running async receivers
+    receivers = _sync_receivers(signal, sender)
+    if receivers is None:  # Django's own way of running async receivers
         return original(signal, sender, **named)
-    # _call_receivers(), inline.
-    responses = []
-    for receiver in receivers:
-        responses.append((receiver, receiver(signal=signal, sender=sender, **named)))
-    return responses
+    return _call_receivers(signal, sender, named, receivers)
 
 
 def _call_receivers(

@@ -35,6 +35,7 @@ from .describe import (
     describe_target,
     locator,
     model_facts,
+    primary_key,
     signal_names,
 )
 from .detectors import SEVERITIES, Finding, find_hazards, flag_events
@@ -467,13 +468,9 @@ class Recorder:
             model = model_facts(type(instance))
             if model is None:
                 return
-            # primary_key(), inline: this runs for every save counted. Not
-            # in __dict__ (a composite key), or None: Model.pk has the say.
-            pk = instance.__dict__.get(model.pk_attname)
-            if pk is None:
-                pk = instance.pk
-                if pk is None:  # not saved: no row to name
-                    return
+            pk = primary_key(instance, model.pk_attname)
+            if pk is None:  # not saved: no row to name
+                return
             written = (model.table, instance._state.db, pk)
             rows = self._rows_written
             try:
