@@ -15,6 +15,7 @@ import decimal
 import enum
 import functools
 import inspect
+import itertools
 import os
 import pathlib
 import re
@@ -46,6 +47,11 @@ SECRET_KEY_PATTERN = re.compile(
 # Containers show at most this many items; nested containers this deep.
 MAX_ITEMS = 10
 MAX_DEPTH = 2
+# Sets and frozensets up to this size are shown sorted; bigger ones in their
+# own order (sorting them would cost more than the dispatch).
+MAX_SORTED = 1_000
+# Keyword names are shown up to this length.
+MAX_KEY_LENGTH = 100
 
 # Types whose repr() is defined by the standard library: cheap and safe.
 _SAFE_REPR_TYPES: tuple[type, ...] = (
@@ -87,7 +93,7 @@ _open_keys: set[str] = set()
 def _is_secret_key(key: str) -> bool:
     if SECRET_KEY_PATTERN.search(key) is not None:
         return True
-    if len(_open_keys) < 10_000:
+    if len(_open_keys) < 10_000 and len(key) <= MAX_KEY_LENGTH:
         _open_keys.add(key)
     return False
 
@@ -106,9 +112,12 @@ def describe_kwargs(
     for key, value in named.items():
         if key == skip:
             continue
-        if key not in open_keys and _is_secret_key(key):
-            described[key] = MASK
-        elif value is None:
+        if key not in open_keys:  # first seen, secret, or too long to keep
+            if _is_secret_key(key):
+                described[cut(key, MAX_KEY_LENGTH)] = MASK
+                continue
+            key = cut(key, MAX_KEY_LENGTH)
+        if value is None:
             described[key] = "None"
         elif value is True or value is False:
             described[key] = "True" if value else "False"
@@ -121,12 +130,28 @@ def describe_kwargs(
     return described
 
 
+# type's own getters: a metaclass's properties of the same names (user code)
+# are not called.
+_qualname_of = type.__dict__["__qualname__"].__get__
+_module_of = type.__dict__["__module__"].__get__
+
+
 def _type_name(cls: type) -> str:
-    module = getattr(cls, "__module__", None)
-    name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?")
-    if module in (None, "builtins"):
-        return str(name)
+    """``module.Qualname`` of a class, without running any code of its own."""
+    try:
+        name: str = _qualname_of(cls)
+        module = _module_of(cls)
+    except Exception:  # not a class after all
+        return "?"
+    if type(module) is not str or module == "builtins":
+        return name
     return f"{module}.{name}"
+
+
+def is_class(value: Any) -> bool:
+    """``isinstance(value, type)`` without reading ``value.__class__`` (a lazy
+    object's would evaluate it)."""
+    return issubclass(type(value), type)
 
 
 def _render(value: Any, depth: int) -> str:
@@ -195,34 +220,36 @@ def _render_container(value: Any, depth: int) -> str:
             )
             items.append(f"{_render(key, depth - 1)}: {shown}")
         return "{" + ", ".join(items) + "}"
-    elements = list(value) if cls in (list, tuple) else _sorted_if_possible(value)
-    parts = [_render(item, depth - 1) for item in elements[:MAX_ITEMS]]
-    if len(elements) > MAX_ITEMS:
-        parts.append(f"… +{len(elements) - MAX_ITEMS}")
+    size = len(value)
+    first = value[:MAX_ITEMS] if cls in (list, tuple) else _first_of_set(value, size)
+    parts = [_render(item, depth - 1) for item in first]
+    if size > MAX_ITEMS:
+        parts.append(f"… +{size - MAX_ITEMS}")
     body = ", ".join(parts)
     if cls is list:
         return f"[{body}]"
     if cls is tuple:
-        return f"({body},)" if len(elements) == 1 else f"({body})"
+        return f"({body},)" if size == 1 else f"({body})"
     if cls is frozenset:
-        return f"frozenset({{{body}}})" if elements else "frozenset()"
-    return "{" + body + "}" if elements else "set()"
+        return f"frozenset({{{body}}})" if size else "frozenset()"
+    return "{" + body + "}" if size else "set()"
 
 
-def _sorted_if_possible(items: Any) -> list[Any]:
-    elements = list(items)
-    try:
-        return sorted(elements)
-    except Exception:  # unorderable, or an ordering that raises
-        return elements
+def _first_of_set(items: set[Any] | frozenset[Any], size: int) -> list[Any]:
+    """The items a set shows: its first ``MAX_ITEMS`` in sorted order when it
+    is small enough to sort and orderable, else in its own order."""
+    if size <= MAX_SORTED:
+        try:
+            return sorted(items)[:MAX_ITEMS]
+        except Exception:  # unorderable, or an ordering that raises
+            pass
+    return list(itertools.islice(items, MAX_ITEMS))
 
 
 def describe_class(cls: type) -> str:
     """``app_label.Model`` for models, ``module.Qualname`` for other classes."""
-    meta = cls.__dict__.get("_meta")
-    if meta is not None and isinstance(cls, type) and issubclass(cls, Model):
-        return str(meta.label)
-    return _type_name(cls)
+    facts = model_facts(cls)
+    return facts.label if facts is not None else _type_name(cls)
 
 
 def describe_instance(instance: Model) -> str:
@@ -231,7 +258,15 @@ def describe_instance(instance: Model) -> str:
     pk = instance.pk
     if pk is None:
         return f"{label} (unsaved)"
-    return f"{label} pk={cut(str(pk), 40)}"
+    return f"{label} pk={pk_text(pk)}"
+
+
+def pk_text(pk: Any) -> str:
+    """A primary key value as text, at most 40 characters; never raises (a
+    key type's own ``__str__`` is not called)."""
+    if type(pk) in (int, str, uuid.UUID):
+        return cut(str(pk), 40)
+    return describe_value(pk, 40)
 
 
 class ModelFacts(NamedTuple):
@@ -253,9 +288,9 @@ def model_facts(cls: Any) -> ModelFacts | None:
     if entry is not None:
         facts: ModelFacts = entry[1]
         return facts
-    if not (isinstance(cls, type) and issubclass(cls, Model)):
+    if not (is_class(cls) and issubclass(cls, Model)):
         return None
-    meta: Any = cls._meta  # type: ignore[attr-defined]
+    meta: Any = cls._meta
     facts = ModelFacts(
         meta.label, meta.concrete_model._meta.label, meta.pk.attname, meta.db_table
     )
@@ -279,7 +314,7 @@ def describe_target(instance: Any) -> dict[str, str | None] | None:
     return {
         "model": facts.label,
         "concrete_model": facts.concrete_label,
-        "pk": None if pk is None else cut(str(pk), 40),
+        "pk": None if pk is None else pk_text(pk),
         "db": instance._state.db,
         # Ties pre_save of an unsaved object to its post_save (pk None then).
         "object": hex(id(instance)),
@@ -290,19 +325,53 @@ def describe_sender(sender: Any) -> str:
     """A short name for a dispatch's sender (usually a model class)."""
     if sender is None:
         return "None"
-    if isinstance(sender, type):
-        return describe_class(sender)
+    try:
+        if is_class(sender):
+            return describe_class(sender)
+    except Exception:  # a class whose metaclass misbehaves
+        return f"<class {_type_name(sender)}>"
     return describe_value(sender, 120)
 
 
+# Exception arguments ``str()`` turns into text without calling user code.
+_PLAIN_ARGUMENT_TYPES = (str, int, float, bool, type(None), bytes)
+
+
 def describe_exception(error: BaseException) -> str:
-    """``ValueError: message``; the message is cut and never raises."""
-    name = _type_name(type(error))
+    """``ValueError: message``; the message is cut and never raises.
+
+    ``str(error)`` only where it cannot run the user's code (a model's
+    ``__str__`` may query the database, any may hang): for Python's and
+    Django's exception classes whose arguments are plain values. Otherwise
+    the arguments are rendered as values are.
+    """
+    cls = type(error)
+    name = _type_name(cls)
     try:
-        message = str(error)
+        args = error.args
+        if _str_is_trusted(cls, args):
+            message = str(error)
+        elif len(args) == 1 and type(args[0]) is str:
+            message = args[0]
+        elif args:
+            message = describe_value(args[0] if len(args) == 1 else args, 300)
+        else:
+            message = ""
     except Exception:
         message = "<unprintable message>"
     return cut(f"{name}: {message}" if message else name, 300)
+
+
+def _str_is_trusted(cls: type, args: tuple[Any, ...]) -> bool:
+    """Whether ``str()`` of an exception runs only Python's code (a built-in
+    ``__str__`` given plain arguments) or Django's own ``__str__``."""
+    for klass in cls.__mro__:
+        if "__str__" in klass.__dict__:
+            module = _module_of(klass)
+            if module == "builtins":
+                return all(type(arg) in _PLAIN_ARGUMENT_TYPES for arg in args)
+            return type(module) is str and module.startswith("django.")
+    return False
 
 
 # ---------------------------------------------------------------------------
@@ -598,8 +667,14 @@ def _describe_callable(func: Any) -> tuple[str, str | None]:
         return _qualified_name(function), _where(function)
     if inspect.isfunction(func) or inspect.isbuiltin(func):
         return _qualified_name(func), _where(func)
-    # A callable object: name the instance's class, locate its __call__.
+    if is_class(func):  # a class as receiver: each dispatch makes an instance
+        return _type_name(func), _where(getattr(func, "__init__", None))
     cls = type(func)
+    own_name = getattr(func, "__qualname__", None)
+    if type(own_name) is str and own_name != _qualname_of(cls):
+        # A function of another kind (compiled by Cython, say): its own name.
+        return _qualified_name(func), _where(func)
+    # A callable object: name the instance's class, locate its __call__.
     call = getattr(cls, "__call__", None)  # noqa: B004
     return _type_name(cls), _where(call) if call is not None else None
 
@@ -634,9 +709,10 @@ class SignalNames:
     """
 
     def __init__(self) -> None:
-        self._names: weakref.WeakKeyDictionary[Signal, tuple[str, str]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # id(signal) -> (what holds the signal, dotted name, short name): by
+        # identity, since a Signal subclass need not be hashable. Weakly held
+        # where the signal allows it (the entry goes with it).
+        self._names: dict[int, tuple[Any, str, str]] = {}
         self._scanned_modules = -1
         # Requests in several threads may ask at once: one scan at a time, and
         # a signal is only called anonymous once a finished scan missed it.
@@ -644,14 +720,13 @@ class SignalNames:
 
     def name(self, signal: Signal) -> tuple[str, str]:
         """``(dotted_name, short_name)`` of ``signal``."""
-        found = self._names.get(signal)
+        found = self._known(signal)
         if found is not None:
             return found
         with self._lock:
-            found = self._names.get(signal)
-            if found is None and len(sys.modules) != self._scanned_modules:
+            if len(sys.modules) != self._scanned_modules:
                 self._scan()
-                found = self._names.get(signal)
+            found = self._known(signal)
         if found is None:
             # Not module-level (or not imported yet): a label, not cached, so
             # a later scan can still find its name.
@@ -663,26 +738,58 @@ class SignalNames:
         with self._lock:
             if len(sys.modules) != self._scanned_modules:
                 self._scan()
-            found = [(name, short, sig) for sig, (name, short) in self._names.items()]
+            entries = list(self._names.values())
+        found = []
+        for held, name, short in entries:
+            signal = held() if type(held) is weakref.ref else held
+            if signal is not None:
+                found.append((name, short, signal))
         return sorted(found, key=lambda entry: entry[0])
 
+    def _known(self, signal: Signal) -> tuple[str, str] | None:
+        # An entry goes with its signal, before the id can be reused.
+        entry = self._names.get(id(signal))
+        return None if entry is None else (entry[1], entry[2])
+
     def _scan(self) -> None:
-        candidates: dict[Signal, list[tuple[str, str]]] = {}
+        candidates: dict[int, tuple[Signal, list[tuple[str, str]]]] = {}
         modules = list(sys.modules.items())
         for module_name, module in modules:
-            namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict):
+            try:
+                # Not getattr(): a lazily loaded module (importlib.util.
+                # LazyLoader) would be loaded by it, running its code.
+                namespace = object.__getattribute__(module, "__dict__")
+            except Exception:
+                continue
+            if type(namespace) is not dict:
                 continue
             for attribute, value in list(namespace.items()):
                 # type(), not isinstance(): the latter evaluates lazy objects.
                 if issubclass(type(value), Signal):
-                    candidates.setdefault(value, []).append((module_name, attribute))
-        for signal, places in candidates.items():
-            if signal in self._names:
+                    candidates.setdefault(id(value), (value, []))[1].append(
+                        (module_name, attribute)
+                    )
+        for ident, (signal, places) in candidates.items():
+            if ident in self._names:
                 continue
             module_name, attribute = min(places, key=_definition_rank)
-            self._names[signal] = (f"{module_name}.{attribute}", attribute)
+            self._names[ident] = (
+                self._hold(ident, signal),
+                f"{module_name}.{attribute}",
+                attribute,
+            )
         self._scanned_modules = len(modules)
+
+    def _hold(self, ident: int, signal: Signal) -> Any:
+        names = self._names
+
+        def forget(_: weakref.ref[Any]) -> None:
+            names.pop(ident, None)
+
+        try:
+            return weakref.ref(signal, forget)
+        except TypeError:  # a Signal subclass with __slots__: held; it is a
+            return signal  # module attribute, alive anyway
 
 
 def _definition_rank(place: tuple[str, str]) -> tuple[int, int, str]:
@@ -711,11 +818,14 @@ signal_names = SignalNames()
 
 
 def receiver_kind(func: Any) -> str:
-    """``function``, ``method``, ``partial`` or ``object`` (a callable instance)."""
+    """``function``, ``method``, ``partial``, ``class`` or ``object`` (a
+    callable instance)."""
     if inspect.isfunction(func):
         return "function"
     if inspect.ismethod(func):
         return "method"
     if isinstance(func, functools.partial):
         return "partial"
+    if is_class(func):
+        return "class"
     return "object"

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import sys
 import threading
 import time
@@ -55,7 +56,7 @@ from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
 
 from .describe import describe_callable, describe_exception, describe_sender
-from .recorder import Dispatch, Event, ReceiverCall, Recorder, Scope, current_scope
+from .recorder import Dispatch, ReceiverCall, Recorder, Scope, current_scope
 
 perf_counter = time.perf_counter
 
@@ -307,6 +308,8 @@ def _send_wrapped(
 ) -> Any:
     """The method underneath, its receivers wrapped by ``_live_receivers()``."""
     recorder = dispatch.scope.recorder
+    if not _may_wrap(type(signal)):
+        return _send_counted(signal, sender, named, dispatch, original)
     token = _pending.set(dispatch)
     try:
         responses = original(signal, sender, **named)
@@ -317,6 +320,47 @@ def _send_wrapped(
         _pending.reset(token)
     _end(recorder, dispatch)
     return _original_receivers(responses, dispatch)
+
+
+def _send_counted(
+    signal: Signal,
+    sender: Any,
+    named: dict[str, Any],
+    dispatch: Dispatch,
+    original: Callable[..., Any],
+) -> Any:
+    """The method underneath with the receivers as they are, the dispatch
+    counted, not stored: for a Signal subclass whose own code would be handed
+    the wrappers (see ``_may_wrap()``)."""
+    recorder, robust = dispatch.scope.recorder, dispatch.method.endswith("robust")
+    try:
+        responses = original(signal, sender, **named)
+    except BaseException:
+        recorder.counted(dispatch.row, dispatch.scope, dispatch.started, None, robust)
+        raise
+    recorder.counted(dispatch.row, dispatch.scope, dispatch.started, responses, robust)
+    return responses
+
+
+# Signal methods that Django's send*() hands the receivers it calls.
+_HANDED_RECEIVERS = ("_live_receivers", "_log_robust_failure")
+_wrappable: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def _may_wrap(cls: type) -> bool:
+    """Whether receivers may be wrapped for Django's methods on ``cls``: a
+    subclass's own ``_live_receivers()`` or ``_log_robust_failure()`` must see
+    the receivers themselves (it may pick or name them by identity)."""
+    try:
+        return _wrappable[cls]
+    except KeyError:
+        pass
+    may = all(
+        getattr(cls, name, None) is getattr(Signal, name, None)
+        for name in _HANDED_RECEIVERS
+    )
+    _wrappable[cls] = may
+    return may
 
 
 def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., Any]:
@@ -351,6 +395,14 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
                 recorder.counted(row, scope, started, None, robust)
                 raise
             recorder.counted(row, scope, started, responses, robust)
+            return responses
+        if not _may_wrap(type(self)):  # as _send_counted()
+            try:
+                responses = await original(self, sender, **named)
+            except BaseException:
+                recorder.counted(row, scope, dispatch.started, None, robust)
+                raise
+            recorder.counted(row, scope, dispatch.started, responses, robust)
             return responses
         token = _pending.set(dispatch)
         try:
@@ -479,37 +531,32 @@ def _wrappers(
 ) -> list[Any]:
     recorder, event, parent = dispatch.scope.recorder, dispatch.event, dispatch.scope
     return [
-        kind(receiver, recorder, event, offset + index, calls[offset + index], parent)
+        kind(
+            receiver,
+            calls[offset + index],
+            Scope(recorder, event, offset + index, calls[offset + index], parent),
+        )
         for index, receiver in enumerate(receivers)
     ]
 
 
-class _Wrapper(Scope):
-    """Stands in for one receiver during one dispatch, and is the scope its
-    code runs in (one object per receiver, not two).
+class _Wrapper:
+    """Stands in for one receiver during one dispatch: runs it with its own
+    scope current (the scope does not hold the receiver: a context copied
+    while it runs must not keep a weakly connected receiver alive).
 
     Other attribute reads fall through to the receiver, so Django's
     ``receiver.__qualname__`` in ``send_robust``'s log line is unchanged.
     """
 
-    __slots__ = ("receiver",)
-    call: ReceiverCall
+    __slots__ = ("call", "receiver", "scope")
 
     def __init__(
-        self,
-        receiver: Callable[..., Any],
-        recorder: Recorder,
-        event: Event | None,
-        receiver_index: int,
-        call: ReceiverCall,
-        parent: Scope,
+        self, receiver: Callable[..., Any], call: ReceiverCall, scope: Scope
     ) -> None:
         self.receiver = receiver
-        self.recorder = recorder
-        self.event = event
-        self.receiver_index = receiver_index
         self.call = call
-        self.parent = parent
+        self.scope = scope
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.receiver, name)
@@ -526,7 +573,7 @@ class SyncReceiver(_Wrapper):
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return _run_receiver(self, self.call, self.receiver, args, kwargs)
+        return _run_receiver(self.scope, self.call, self.receiver, args, kwargs)
 
 
 def _run_receiver(
@@ -552,68 +599,83 @@ def _run_receiver(
 
 
 class AsyncReceiver(_Wrapper):
+    """Called as Django calls an async receiver: at once, its scope current,
+    giving back what the receiver gave (an awaitable is awaited step by step
+    with the scope current, timed until it completes)."""
+
     __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._run(args, kwargs)
-
-    async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = self.call
-        call.ran = True
         started = perf_counter()
-        call.start_ms = (started - self.recorder.started) * 1000
-        token = current_scope.set(self)
-        try:
-            awaitable = self.receiver(*args, **kwargs)
-        finally:
-            current_scope.reset(token)
-        try:
-            return await _Scoped(awaitable, self)
-        except BaseException as error:
-            _failed(call, error)
-            raise
-        finally:
-            call.duration_ms += (perf_counter() - started) * 1000
+        awaitable = _run_receiver(self.scope, call, self.receiver, args, kwargs)
+        if not inspect.isawaitable(awaitable):  # Django's await raises for it
+            return awaitable
+        call.duration_ms = 0.0  # timed again, until the awaitable completes
+        return _Scoped(awaitable, self.scope, call, started)
 
 
 class _Scoped:
-    """Awaits ``awaitable`` with ``scope`` current during each of its steps.
+    """Awaits an async receiver's awaitable with its scope current during
+    each step, timing it into the receiver's record until it completes.
 
     Django 6.1 runs parallel async receivers as tasks sharing one context, so
     a receiver setting the scope for its whole run would leak it to the
     others. Setting it around each step (and restoring it before yielding to
     the event loop) keeps every receiver's dispatches under that receiver,
-    and leaves the shared context as it found it.
+    and leaves the shared context as it found it. The awaitable is awaited by
+    ``_awaited()``, so that Python's own rules for ``await`` apply to it.
     """
 
-    __slots__ = ("awaitable", "scope")
+    __slots__ = ("awaitable", "call", "scope", "started")
 
-    def __init__(self, awaitable: Awaitable[Any], scope: Scope) -> None:
+    def __init__(
+        self,
+        awaitable: Awaitable[Any],
+        scope: Scope,
+        call: ReceiverCall,
+        started: float,
+    ) -> None:
         self.awaitable = awaitable
         self.scope = scope
+        self.call = call
+        self.started = started
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        steps = self.awaitable.__await__()
+        scope, call = self.scope, self.call
+        steps = _awaited(self.awaitable).__await__()
         value: Any = None
         error: BaseException | None = None
-        while True:
-            token = current_scope.set(self.scope)
-            try:
-                if error is None:
-                    yielded = steps.send(value)
-                else:
-                    yielded = steps.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            finally:
-                current_scope.reset(token)
-            try:
-                value, error = (yield yielded), None
-            except GeneratorExit:
-                steps.close()
-                raise
-            except BaseException as thrown:
-                value, error = None, thrown
+        try:
+            while True:
+                token = current_scope.set(scope)
+                try:
+                    if error is None:
+                        yielded = steps.send(value)
+                    else:
+                        yielded = steps.throw(error)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    current_scope.reset(token)
+                try:
+                    value, error = (yield yielded), None
+                except GeneratorExit:
+                    steps.close()
+                    raise
+                except BaseException as thrown:
+                    value, error = None, thrown
+        except GeneratorExit:
+            raise
+        except BaseException as failure:
+            _failed(call, failure)
+            raise
+        finally:
+            call.duration_ms = (perf_counter() - self.started) * 1000
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 # ---------------------------------------------------------------------------
@@ -678,10 +740,15 @@ def _bulk_patch(original: Callable[..., Any], operation: str) -> Callable[..., A
 
 
 def live_receivers(signal: Signal, sender: Any) -> list[Any]:
-    """The receivers ``signal`` would call for ``sender`` right now."""
+    """The receivers ``signal`` would call for ``sender`` right now, leaving
+    the signal's receiver cache as it was (Django fills it only on a send)."""
     if not signal.receivers:
         return []
+    cache = signal.sender_receivers_cache
+    cached = sender in cache
     sync_receivers, async_receivers = signal._live_receivers(sender)
+    if not cached:
+        cache.pop(sender, None)
     return [*sync_receivers, *async_receivers]
 
 

@@ -1,0 +1,191 @@
+"""Hostile values: exceptions, keys, containers, senders and receivers whose
+own code could query, hang, raise or flood. Recorded, each renders safely,
+runs none of the user's code and loses no event."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.apps.registry import Apps
+from django.contrib.auth import get_user_model
+from django.db import connection, models
+from django.db.models.signals import post_save
+from django.dispatch import Signal
+from django.test.utils import CaptureQueriesContext
+
+import signals_panel
+from signals_panel.describe import describe_exception, describe_value
+from tests.testapp.models import BlogPost
+
+
+def noop(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+@pytest.mark.django_db
+def test_an_error_carrying_a_model_is_described_without_a_query() -> None:
+    author = get_user_model().objects.create(username="ada")
+    post = BlogPost.objects.create(title="t", author=author)
+
+    def fails(sender: Any, post: Any, **kwargs: Any) -> None:
+        raise LookupError(post)  # str() would call BlogPost.__str__
+
+    signal = Signal()
+    signal.connect(fails, weak=False)
+    fresh = BlogPost.objects.get(pk=post.pk)
+    with signals_panel.record() as recording:
+        with CaptureQueriesContext(connection) as queries:
+            with pytest.raises(LookupError):
+                signal.send(sender=None, post=fresh)
+    assert len(queries) == 0
+    call = recording.events[0].receivers[0]
+    assert call.error == f"LookupError: testapp.BlogPost pk={post.pk}"
+    assert call.queries == 0
+
+
+class SlowMessage(Exception):
+    def __str__(self) -> str:
+        time.sleep(5)
+        return "slow"
+
+
+def test_an_errors_own_str_is_not_called() -> None:
+    # Its arguments are shown instead: plain values, rendered as values are.
+    assert describe_exception(SlowMessage("card declined", 42)) == (
+        "tests.test_hostile_values.SlowMessage: ('card declined', 42)"
+    )
+    assert describe_exception(SlowMessage("card declined")) == (
+        "tests.test_hostile_values.SlowMessage: card declined"
+    )
+    assert describe_exception(SlowMessage()) == "tests.test_hostile_values.SlowMessage"
+
+
+def test_pythons_and_djangos_errors_keep_their_own_messages() -> None:
+    from django.core.exceptions import ValidationError
+
+    assert describe_exception(KeyError("name")) == "KeyError: 'name'"
+    assert describe_exception(OSError(2, "No such file")) == (
+        "FileNotFoundError: [Errno 2] No such file"
+    )
+    assert describe_exception(ValidationError("Enter a valid value.")) == (
+        "django.core.exceptions.ValidationError: ['Enter a valid value.']"
+    )
+
+
+class BadStr:
+    def __str__(self) -> str:
+        raise RuntimeError("str exploded")
+
+
+def test_a_primary_key_whose_str_raises_keeps_its_event() -> None:
+    meta = type("Meta", (), {"app_label": "testapp", "apps": Apps()})
+    thing = type(
+        "Thing",
+        (models.Model,),
+        {
+            "__module__": __name__,
+            "Meta": meta,
+            "id": models.CharField(primary_key=True, max_length=10),
+        },
+    )
+    post_save.connect(noop, sender=thing, weak=False)
+    try:
+        with signals_panel.record() as recording:
+            post_save.send(sender=thing, instance=thing(pk=BadStr()), created=True)
+    finally:
+        post_save.disconnect(noop, sender=thing)
+    (event,) = recording.events
+    assert event.target is not None
+    assert event.target["pk"] == "<tests.test_hostile_values.BadStr objec…"
+    assert recording.summary["internal_errors"] == 0
+
+
+def test_big_containers_show_their_first_items_only() -> None:
+    shown = describe_value(set(range(1_000_000)))
+    assert shown.endswith("… +999990}")
+    assert shown.count(",") == 10
+    assert describe_value(set(range(20))) == ("{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … +10}")
+    assert describe_value(list(range(5_000_000))) == (
+        "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … +4999990]"
+    )
+    assert describe_value(frozenset()) == "frozenset()"
+    assert describe_value((1,)) == "(1,)"
+
+
+def test_long_keyword_names_are_cut() -> None:
+    signal = Signal()
+    signal.connect(noop, weak=False)
+    name = "x" * 100_000
+    with signals_panel.record() as recording:
+        signal.send(sender=None, **{name: 1, "api_" + name: "s3cret"})
+    kwargs = recording.events[0].kwargs
+    assert sorted(len(key) for key in kwargs) == [100, 100]
+    assert "********************" in kwargs.values()
+    assert "s3cret" not in str(kwargs)
+
+
+class ReprMeta(type):
+    def __repr__(cls) -> str:
+        raise RuntimeError("metaclass repr")
+
+
+class NameMeta(type):
+    def __getattribute__(cls, name: str) -> Any:
+        if name in ("__module__", "__qualname__", "__name__", "__dict__"):
+            raise RuntimeError(f"no {name}")
+        return super().__getattribute__(name)
+
+
+class ReprClass(metaclass=ReprMeta):
+    pass
+
+
+class NamelessClass(metaclass=NameMeta):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("sender", "shown"),
+    [
+        (ReprClass, "tests.test_hostile_values.ReprClass"),
+        (NamelessClass, "tests.test_hostile_values.NamelessClass"),
+        (ReprClass(), "<tests.test_hostile_values.ReprClass object>"),
+        (NamelessClass(), "<tests.test_hostile_values.NamelessClass object>"),
+    ],
+    ids=["class-repr", "class-names", "instance-repr", "instance-names"],
+)
+def test_senders_with_hostile_metaclasses(sender: Any, shown: str) -> None:
+    signal = Signal()
+    signal.connect(noop, weak=False)
+    plain = signal.send(sender=sender)
+    with signals_panel.record() as recording:
+        recorded = signal.send(sender=sender)
+    assert plain == recorded
+    assert recording.events[0].sender == shown
+
+
+class Greeter:
+    """A class connected as a receiver: each dispatch makes one."""
+
+    def __init__(self, sender: Any, **kwargs: Any) -> None:
+        self.sender = sender
+
+
+def test_a_class_receiver_is_named_after_itself() -> None:
+    signal = Signal()
+    signal.connect(Greeter, weak=False)
+    with signals_panel.record() as recording:
+        signal.send(sender=None)
+    call = recording.events[0].receivers[0]
+    assert call.name == "tests.test_hostile_values.Greeter"
+    assert call.kind == "class"
+    assert call.where is not None and call.where.endswith(
+        f"test_hostile_values.py:{Greeter.__init__.__code__.co_firstlineno}"
+    )
+
+
+def test_record_with_a_key_that_is_not_a_string() -> None:
+    with pytest.raises(ValueError, match=r"Unknown option 1\. Valid keys: "):
+        signals_panel.record({1: 2})  # type: ignore[dict-item]
