@@ -186,7 +186,38 @@ def _render(value: Any, depth: int) -> str:
         return repr(value)
     if callable(value) and hasattr(value, "__code__"):
         return describe_callable(value)[0]
+    if cls is _Masked:
+        return MASK
     return f"<{_type_name(cls)} object>"
+
+
+class _Masked:
+    """Stands in for a secret value inside a container being rendered."""
+
+
+_MASKED = _Masked()
+
+
+def describe_init_args(model: Any, args: Any, init_kwargs: Any, limit: int) -> str:
+    """pre_init's ``args``: the field values ``Model.__init__`` takes by
+    position (``Model.from_db()`` passes every loaded field so), each one
+    masked whose field name looks secret (a password hash, a token)."""
+    if model_facts(model) is None or type(args) is not tuple:
+        return describe_value(args, limit)
+    try:
+        meta = model._meta
+        fields = meta.fields if init_kwargs else meta.concrete_fields
+        secret = {
+            index
+            for index, field in enumerate(fields[: len(args)])
+            if SECRET_KEY_PATTERN.search(field.attname)
+        }
+    except Exception:
+        return describe_value(args, limit)
+    shown = tuple(
+        _MASKED if index in secret else value for index, value in enumerate(args)
+    )
+    return describe_value(shown, limit)
 
 
 def _render_bytes(value: bytes | bytearray | memoryview) -> str:

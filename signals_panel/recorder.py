@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_save, pre_init, pre_save
 from django.dispatch import Signal
 from django.dispatch.dispatcher import NO_RECEIVERS
 
@@ -29,6 +29,7 @@ from .describe import (
     cut,
     describe_callable,
     describe_exception,
+    describe_init_args,
     describe_kwargs,
     describe_receiver,
     describe_sender,
@@ -54,6 +55,10 @@ PLAIN_SENDER_TYPES = (str, int, float, bytes, bool, complex)
 # Entries of the (signal, sender) -> row cache a recording keeps at most.
 MAX_REMEMBERED_ROWS = 10_000
 MAX_BYPASSES = 1_000
+# (signal, sender) rows a recording lists; past it, a signal's dispatches
+# from further senders are counted together in one row of that signal.
+MAX_SUMMARY_ROWS = 1_000
+OTHER_SENDERS = "(other senders)"
 
 
 @dataclass(eq=False, slots=True)
@@ -352,13 +357,16 @@ class Recorder:
         ):
             row = None
         else:
-            row = self.rows.get((signal_label, sender_label))
+            key = (signal_label, sender_label)
+            if key not in self.rows and len(self.rows) >= MAX_SUMMARY_ROWS:
+                key = (signal_label, OTHER_SENDERS)
+            row = self.rows.get(key)
             if row is None:
-                row = SummaryRow(signal_label, signal_name, sender_label)
+                row = SummaryRow(signal_label, signal_name, key[1])
                 row.count_only = (
                     self.may_count_only and len(self.events) >= self.max_events
                 )
-                self.rows[(signal_label, sender_label)] = row
+                self.rows[key] = row
         if self._remembered < MAX_REMEMBERED_ROWS:
             self._remember_row(signal, sender, row)
             if not self.active:  # stopped meanwhile, from another thread
@@ -692,6 +700,10 @@ class Recorder:
         kwargs = describe_kwargs(
             named, "instance" if target is not None else None, self.value_limit
         )
+        if dispatch.signal is pre_init and "args" in kwargs:
+            kwargs["args"] = describe_init_args(
+                dispatch.sender, named["args"], named.get("kwargs"), self.value_limit
+            )
         frames = (
             locator.frames(dispatch.caller, self.stack_depth)
             if dispatch.caller is not None
@@ -700,6 +712,9 @@ class Recorder:
         scope = dispatch.scope
         parent = scope.event
         row = dispatch.row
+        sender = row.sender
+        if sender is OTHER_SENDERS:  # the row of senders past the rows' cap
+            sender = describe_sender(dispatch.sender)
         with self._lock:
             # Positional (id, parent, parent_receiver, depth, signal,
             # signal_name, method, sender, target, kwargs, start_ms,
@@ -712,7 +727,7 @@ class Recorder:
                 row.signal,
                 row.signal_name,
                 dispatch.method,
-                row.sender,
+                sender,
                 target,
                 kwargs,
                 (dispatch.started - self.started) * 1000,

@@ -189,3 +189,34 @@ def test_a_class_receiver_is_named_after_itself() -> None:
 def test_record_with_a_key_that_is_not_a_string() -> None:
     with pytest.raises(ValueError, match=r"Unknown option 1\. Valid keys: "):
         signals_panel.record({1: 2})  # type: ignore[dict-item]
+
+
+@pytest.mark.django_db
+def test_pre_init_positional_values_of_secret_fields_are_masked() -> None:
+    user = get_user_model().objects.create_user("ada", password="correct horse")
+    signal_settings = {"LIST_SILENT_DISPATCHES": True}
+    with signals_panel.record(signal_settings) as recording:
+        get_user_model().objects.get(pk=user.pk)
+    (event,) = recording.dispatches("pre_init")
+    assert "pbkdf2" not in event.kwargs["args"]
+    assert event.kwargs["args"].startswith(f"({user.pk}, ********************, ")
+    assert "'ada'" in event.kwargs["args"]
+
+
+def test_senders_past_the_rows_cap_share_one_row_per_signal() -> None:
+    from signals_panel.recorder import MAX_SUMMARY_ROWS, OTHER_SENDERS
+
+    signal = Signal()
+    signal.connect(noop, weak=False)
+    senders = [f"sender {number}" for number in range(MAX_SUMMARY_ROWS + 500)]
+    with signals_panel.record({"MAX_EVENTS": 10_000}) as recording:
+        for sender in senders:
+            signal.send(sender=sender)
+    rows = recording.to_dict()["signals"]
+    assert len(rows) == MAX_SUMMARY_ROWS + 1
+    (other,) = [row for row in rows if row["sender"] == OTHER_SENDERS]
+    assert other["dispatches"] == 500
+    assert sum(row["dispatches"] for row in rows) == len(senders)
+    # Stored events keep their own sender's name (the shared row stores
+    # MAX_EVENTS_PER_SENDER of them, as any row does).
+    assert recording.events[-1].sender == repr(senders[MAX_SUMMARY_ROWS + 99])
