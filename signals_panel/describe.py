@@ -292,6 +292,11 @@ def describe_instance(instance: Model) -> str:
     return f"{label} pk={pk_text(pk)}"
 
 
+def tables_to_labels() -> dict[str, str]:
+    """Database table -> concrete model label, for the models seen so far."""
+    return {facts.table: facts.concrete_label for _, facts in _model_cache.values()}
+
+
 def pk_text(pk: Any) -> str:
     """A primary key value as text, at most 40 characters; never raises (a
     key type's own ``__str__`` is not called)."""

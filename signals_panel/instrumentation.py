@@ -694,17 +694,19 @@ def _query_patch(original: Callable[..., Any], _: str) -> Callable[..., Any]:
         self: CursorWrapper, sql: Any, params: Any, many: bool, executor: Any
     ) -> Any:
         scope = current_scope.get()
-        if scope is None or scope.call is None:
+        if scope is None or (scope.call is None and scope.parent is None):
             return original(self, sql, params, many, executor)
         started = perf_counter()
         try:
             return original(self, sql, params, many, executor)
         finally:
             elapsed = (perf_counter() - started) * 1000
-            # A receiver's count includes what its nested dispatches ran.
-            while scope is not None and scope.call is not None:
-                scope.call.queries += 1
-                scope.call.query_ms += elapsed
+            # A receiver's count includes what its nested dispatches ran (and
+            # a recording started inside it).
+            while scope is not None:
+                if scope.call is not None:
+                    scope.call.queries += 1
+                    scope.call.query_ms += elapsed
                 scope = scope.parent
 
     _mark(_execute_with_wrappers, original)

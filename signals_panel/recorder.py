@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import sys
 import threading
 import time
@@ -26,7 +27,6 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
 from .describe import (
     Site,
-    cut,
     describe_callable,
     describe_exception,
     describe_init_args,
@@ -36,8 +36,10 @@ from .describe import (
     describe_target,
     locator,
     model_facts,
+    pk_text,
     primary_key,
     signal_names,
+    tables_to_labels,
 )
 from .detectors import SEVERITIES, Finding, find_hazards, flag_events
 from .exceptions import SignalRecursionError
@@ -495,14 +497,24 @@ class Recorder:
                     )
                 return
             if len(self.writes) < MAX_WRITES:
-                event_id, site = self._origin(event, caller)
-                row = (model.concrete_label, written[1], cut(str(written[2]), 40))
-                if first is not _LOGGED:
-                    self.writes.append((*row, *first))
-                    rows[written] = _LOGGED
-                self.writes.append((*row, event_id, site))
+                row = (model.concrete_label, written[1], pk_text(written[2]))
+                self._log_again(written, first, row, self._origin(event, caller))
         except Exception:
             self.internal_errors += 1
+
+    def _log_again(
+        self,
+        written: tuple[str, str | None, Any],
+        first: Any,
+        row: tuple[str, str | None, str],
+        origin: tuple[int | None, Site | None],
+    ) -> None:
+        """Log a write of a row written before (its first write, held aside
+        as ``first``, is logged with the second)."""
+        if first is not _LOGGED:
+            self.writes.append((*row, *first))
+            self._rows_written[written] = _LOGGED
+        self.writes.append((*row, *origin))
 
     def _origin(
         self, event: Event | None, caller: types.FrameType | None
@@ -746,6 +758,128 @@ class Recorder:
                     row.count_only = True
         return event
 
+    # -- nested recordings -------------------------------------------------
+
+    def absorb(self, inner: Recorder, scope: Scope) -> None:
+        """Take in what ``inner`` recorded: a recording started inside this
+        one's, in a context where ``scope`` was current, so that its block's
+        dispatches are this recording's too.
+
+        Its events are appended, renumbered, under ``scope``'s event and
+        receiver, as far as this recording's caps allow (one past a cap is
+        counted, and its children go under its parent); its counts add to
+        this recording's rows; its writes join the write log (unless its
+        block ran inside a receiver, whose writes are not logged) and its
+        bulk writes the bypasses.
+        """
+        offset_ms = (inner.started - self.started) * 1000
+        rows = {key: self._absorbed_row(row) for key, row in inner.rows.items()}
+        new_ids: dict[int, int] = {}
+        # Inner event id -> (parent id, parent receiver, depth) here: where
+        # the event went, or where its children go if it was not kept.
+        places: dict[int, tuple[int | None, int | None, int]] = {}
+        parent = scope.event
+        top = (
+            parent.id if parent is not None else None,
+            scope.receiver_index,
+            parent.depth + 1 if parent is not None else 0,
+        )
+        with self._lock:
+            for event in inner.events:
+                if event.parent is None:
+                    place = top
+                elif event.parent in new_ids:
+                    depth = places[event.parent][2] + 1
+                    place = (new_ids[event.parent], event.parent_receiver, depth)
+                else:
+                    place = places[event.parent]
+                places[event.id] = place
+                row = rows.get((event.signal, event.sender)) or rows.get(
+                    (event.signal, OTHER_SENDERS)
+                )
+                if row is None:
+                    continue
+                if (
+                    len(self.events) >= self.max_events
+                    or row.stored >= self.max_per_sender
+                ):
+                    row.not_stored += 1
+                    continue
+                new_ids[event.id] = len(self.events)
+                self.events.append(
+                    dataclasses.replace(
+                        event,
+                        id=len(self.events),
+                        parent=place[0],
+                        parent_receiver=place[1],
+                        depth=place[2],
+                        start_ms=event.start_ms + offset_ms,
+                        receivers=[
+                            dataclasses.replace(
+                                call, start_ms=call.start_ms + offset_ms
+                            )
+                            for call in event.receivers
+                        ],
+                        flags=(),
+                    )
+                )
+                row.stored += 1
+            if self.may_count_only:
+                full = len(self.events) >= self.max_events
+                for row in self.rows.values():
+                    row.count_only = full or row.stored >= self.max_per_sender
+        if scope.call is None:
+            self.top_level_ms += inner.top_level_ms
+            self._absorb_writes(inner, new_ids)
+        self.internal_errors += inner.internal_errors
+        for bypass in inner.bypasses[: MAX_BYPASSES - len(self.bypasses)]:
+            inside = bypass["inside"]
+            self.bypasses.append(
+                {
+                    **bypass,
+                    "inside": new_ids.get(inside, top[0])
+                    if inside is not None
+                    else top[0],
+                }
+            )
+
+    def _absorbed_row(self, inner: SummaryRow) -> SummaryRow:
+        """This recording's row for ``inner``'s (signal, sender), its counts
+        added (``stored`` counts what ``absorb()`` keeps)."""
+        key = (inner.signal, inner.sender)
+        if key not in self.rows and len(self.rows) >= MAX_SUMMARY_ROWS:
+            key = (inner.signal, OTHER_SENDERS)
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = SummaryRow(inner.signal, inner.signal_name, key[1])
+        row.dispatches += inner.dispatches
+        row.silent += inner.silent
+        row.not_stored += inner.not_stored
+        row.receivers_run += inner.receivers_run
+        row.errors += inner.errors
+        row.duration_ms += inner.duration_ms
+        return row
+
+    def _absorb_writes(self, inner: Recorder, new_ids: dict[int, int]) -> None:
+        """``inner``'s writes, row by row, as if this recording had seen them."""
+        labels = tables_to_labels()
+        logged: dict[tuple[str, str | None, str], list[Any]] = {}
+        for model, db, pk, event_id, site in inner.writes:
+            logged.setdefault((model, db, pk), []).append((event_id, site))
+        mine = self._rows_written
+        for written, held in inner._rows_written.items():
+            table, db, pk = written
+            row = (labels.get(table, table), db, pk_text(pk))
+            origins = logged.get(row, []) if held is _LOGGED else [held]
+            for event_id, site in origins:
+                origin = (new_ids.get(event_id) if event_id is not None else None, site)
+                first = mine.get(written)
+                if first is None:
+                    if len(mine) < MAX_WRITES:
+                        mine[written] = origin
+                elif len(self.writes) < MAX_WRITES:
+                    self._log_again(written, first, row, origin)
+
     # -- results -----------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
@@ -819,6 +953,8 @@ class Recording:
         self._findings: list[Finding] | None = None
         # Whether this recording holds the dispatcher patches in place.
         self._patched = False
+        # The scope this recording was started in, if another was recording.
+        self._outer: Scope | None = None
 
     @property
     def events(self) -> list[Event]:
@@ -871,11 +1007,25 @@ class Recording:
             self._patched = True
         self._findings = None
         self.recorder.start()
-        self._token = current_scope.set(Scope(self.recorder))
+        # Inside another recording (a request the toolbar shows, a test's
+        # fixture): its block is also the other's, which takes in what this
+        # one recorded when it stops, and its queries count for the receiver
+        # the block runs in.
+        outer = current_scope.get()
+        if outer is not None and not outer.recorder.active:
+            outer = None
+        self._outer = outer
+        self._token = current_scope.set(Scope(self.recorder, parent=outer))
 
     def stop(self) -> None:
         from .instrumentation import release
 
+        outer, self._outer = self._outer, None
+        if outer is not None and outer.recorder.active and self.recorder.active:
+            try:
+                outer.recorder.absorb(self.recorder, outer)
+            except Exception:
+                outer.recorder.internal_errors += 1
         self.recorder.stop()
         if self._patched:
             self._patched = False

@@ -110,8 +110,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     for marker in item.iter_markers("signals_panel_allow"):
         allowed.update(marker.args)
     _check_kinds(allowed)
-    with record() as recording:
+    # A test that records with the fixture is judged by that recording (one
+    # opened here would take the test's dispatches until the test ends).
+    recording = getattr(item, "funcargs", {}).get("signal_recording")
+    if recording is not None:
         result = yield
+    else:
+        with record() as recording:
+            result = yield
     hazards = [
         finding
         for finding in recording.findings

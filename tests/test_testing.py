@@ -89,6 +89,21 @@ def test_double_save_allowed(stamping):
 @pytest.mark.django_db
 def test_clean():
     BlogPost.objects.create(title="x")
+
+
+@pytest.mark.django_db
+def test_double_save_seen_by_the_fixture(stamping, signal_recording):
+    BlogPost.objects.create(title="x")
+    assert len(signal_recording.dispatches("post_save")) == 2
+
+
+@pytest.mark.django_db
+def test_double_save_inside_a_recording_of_its_own(stamping):
+    import signals_panel
+
+    with signals_panel.record() as inner:
+        BlogPost.objects.create(title="x")
+    assert len(inner.dispatches("post_save")) == 2
 """
 
 
@@ -111,24 +126,31 @@ def test_strict_mode_fails_tests_with_hazards(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch, "--signals-strict")
-    result.assert_outcomes(passed=2, failed=1)
+    # Also with the fixture recording, or a record() block inside the test.
+    result.assert_outcomes(passed=2, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*signals_panel strict mode: 1 signal hazard:*",
             "*double_save (warning): post_save receiver test_plugin_module.stamp saves*",
         ]
     )
+    for name in (
+        "test_double_save",
+        "test_double_save_seen_by_the_fixture",
+        "test_double_save_inside_a_recording_of_its_own",
+    ):
+        result.stdout.fnmatch_lines([f"FAILED test_plugin_module.py::{name}*"])
 
 
 def test_strict_mode_from_the_ini_file(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch, ini="signals_panel_strict = true")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=2, failed=3)
 
 
 def test_without_strict_mode_hazards_do_not_fail_tests(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
