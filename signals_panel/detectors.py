@@ -76,7 +76,8 @@ class Finding:
 
     def one_line(self) -> str:
         """The finding as one log or assertion line."""
-        who = f" [{self.receiver} at {self.where}]" if self.receiver else ""
+        where = f" at {self.where}" if self.where else ""
+        who = f" [{self.receiver}{where}]" if self.receiver else ""
         return f"{self.kind} ({self.severity}): {self.message}{who} Fix: {self.advice}"
 
 
@@ -341,6 +342,8 @@ def _cycle_finding(
     family = chain.family
     verb = {"save": "saved", "delete": "deleted", "m2m": "changed"}[family]
     what = f"the same {root['sender']} relation of {row}" if family == "m2m" else row
+    if what.startswith(("an unsaved ", "the same ")):  # the sentence's start
+        what = what[0].upper() + what[1:]
     levels = max(each.levels for each in chains)
     message = (
         f"{what} is {verb} again while its own {root['signal_name']} is still "

@@ -132,9 +132,14 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
         max((e["start_ms"] + e["duration_ms"] for e in events), default=0.0),
         0.001,
     )
-    ran = {call["name"] for event in events for call in event["receivers"]}
+    ran = {
+        (event["signal"], call["name"])
+        for event in events
+        for call in event["receivers"]
+        if call.get("ran", True)
+    }
     connected = [
-        {**receiver, "ran": receiver["receiver"] in ran}
+        {**receiver, "ran": (receiver["signal"], receiver["receiver"]) in ran}
         for receiver in stats.get("connected", [])
     ]
     return {

@@ -631,7 +631,7 @@ class Recorder:
             )
             steps = " → save() → ".join(reversed(chain))
             raise SignalRecursionError(
-                f"{label} is being saved {len(chain) + 1} levels deep inside its "
+                f"{label} is being saved {len(chain)} levels deep inside its "
                 f"own save signals: {steps} → save(). Stopped by "
                 f"SIGNALS_PANEL['RAISE_ON_RECURSION'] = {limit}."
             )

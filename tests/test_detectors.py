@@ -226,7 +226,7 @@ def test_changing_the_same_relation_from_m2m_changed_is_recursive() -> None:
         with signals_panel.record() as recording:
             post.liked.add(ada)
     finding = only(recording.findings, "recursive_save")
-    assert "the same testapp.BlogPost_liked relation" in finding.message
+    assert "The same testapp.BlogPost_liked relation" in finding.message
 
 
 # -- must not be flagged -----------------------------------------------------
@@ -483,7 +483,8 @@ def test_raise_on_recursion_stops_a_save_chain_naming_it() -> None:
                 post.save()
     message = str(raised.value)
     assert message.startswith(
-        f"testapp.BlogPost pk={post.pk} is being saved 5 levels deep"
+        # Nested in 4 saves of its own row: more than the 3 allowed.
+        f"testapp.BlogPost pk={post.pk} is being saved 4 levels deep"
     )
     assert "pre_save → tests.test_detectors.saves_itself → save()" in message
     assert isinstance(raised.value, RecursionError)

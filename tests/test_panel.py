@@ -400,3 +400,38 @@ def test_the_signal_time_is_sent_as_server_timing(
 )
 def test_the_panel_tests_pass_with_the_cache_store() -> None:
     run_pytest("tests.settings_cachestore", __file__)
+
+
+def test_the_receivers_tab_marks_a_receiver_ran_for_its_own_signal_only() -> None:
+    from django.dispatch import Signal
+
+    import signals_panel
+    from signals_panel.panel import build_context
+
+    robust_sig = Signal()
+    with connected(robust_sig, noop), signals_panel.record() as recording:
+        robust_sig.send(sender=None)
+    (event,) = recording.to_dict()["events"]
+    event["signal"] = "app.robust_sig"
+    event["receivers"] = [
+        {**event["receivers"][0], "name": "app.failing", "ran": True},
+        {**event["receivers"][0], "name": "app.after", "ran": False},
+    ]
+    stats = {
+        "events": [event],
+        "connected": [
+            {"signal": signal, "signal_name": signal[4:], "receiver": name}
+            for signal in ("app.raising_sig", "app.robust_sig")
+            for name in ("app.failing", "app.after")
+        ],
+    }
+    marks = [
+        (receiver["signal"], receiver["receiver"], receiver["ran"])
+        for receiver in build_context(stats)["connected"]
+    ]
+    assert marks == [
+        ("app.raising_sig", "app.failing", False),
+        ("app.raising_sig", "app.after", False),
+        ("app.robust_sig", "app.failing", True),
+        ("app.robust_sig", "app.after", False),
+    ]
