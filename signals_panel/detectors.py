@@ -345,10 +345,13 @@ def _cycle_finding(
     if what.startswith(("an unsaved ", "the same ")):  # the sentence's start
         what = what[0].upper() + what[1:]
     levels = max(each.levels for each in chains)
+    crashed = any(each.crashed for each in chains)
+    if levels > 1 or crashed:  # the chain shown repeated on: say so
+        steps.append("…")
     message = (
         f"{what} is {verb} again while its own {root['signal_name']} is still "
         f"running, {levels} level{'s' if levels != 1 else ''} deep"
-        + (" until RecursionError" if any(each.crashed for each in chains) else "")
+        + (" until RecursionError" if crashed else "")
         + (f", through {receiver}" if name else "")
         + f"{rows}."
     )

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .describe import signal_names
-from .detectors import Finding
+from .detectors import SEVERITIES, Finding
 from .instrumentation import connected_receivers
 from .recorder import Recording
 from .timeline import render_rows, timeline_rows
@@ -108,11 +108,12 @@ def subtitle(summary: dict[str, Any]) -> str:
     dispatches = summary["dispatches"]
     receivers = summary["receivers_run"]
     parts = [
-        ngettext("%(count)d signal", "%(count)d signals", dispatches)
+        ngettext("%(count)d dispatch", "%(count)d dispatches", dispatches)
         % {"count": dispatches},
         ngettext("%(count)d receiver", "%(count)d receivers", receivers)
         % {"count": receivers},
-        f"{summary['dispatch_ms']:.1f} ms",
+        # A no-break space: the side bar wraps the subtitle.
+        f"{summary['dispatch_ms']:.2f}\N{NO-BREAK SPACE}ms",
     ]
     hazards = sum(summary.get("hazards", {}).values())
     if hazards:
@@ -132,6 +133,14 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
         max((e["start_ms"] + e["duration_ms"] for e in events), default=0.0),
         0.001,
     )
+    severities = flag_severities(stats.get("findings", []))
+    if severities:
+        events = [
+            {**event, "flag_severity": severities[event["id"]]}
+            if event["id"] in severities
+            else event
+            for event in events
+        ]
     ran = {
         (event["signal"], call["name"])
         for event in events
@@ -151,5 +160,20 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
         "connected": connected,
         "signal_choices": sorted({e["signal_name"] for e in events}),
         "sender_choices": sorted({e["sender"] for e in events}),
+        "has_silent": any(not e["receivers"] for e in events),
         "recorded": bool(stats),
     }
+
+
+def flag_severities(findings: list[dict[str, Any]]) -> dict[int, dict[str, str]]:
+    """Event id -> {finding kind: severity} for the events findings name (the
+    most severe when findings of one kind differ)."""
+    found: dict[int, dict[str, str]] = {}
+    for finding in findings:
+        severity = finding["severity"]
+        for event_id in finding.get("events", []):
+            kinds = found.setdefault(event_id, {})
+            known = kinds.get(finding["kind"])
+            if known is None or SEVERITIES.index(severity) < SEVERITIES.index(known):
+                kinds[finding["kind"]] = severity
+    return found

@@ -432,8 +432,11 @@ class Recorder:
                 self.top_level_ms += duration
             if not responses:
                 if responses is None:
+                    # Raised: at least the receiver that raised ran (which
+                    # others did before it is not known here).
                     row.not_stored += 1
                     row.errors += 1
+                    row.receivers_run += 1
                 else:
                     row.silent += 1
                 return

@@ -16,8 +16,18 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .detectors import SEVERITIES
+
+# Indentation: a full step per level for the first levels, a narrow one for
+# deeper levels up to a limit (a save chain can be thousands deep), so that
+# the other columns keep their room; deeper rows show their depth.
 INDENT_PX = 16
+NARROW_FROM_DEPTH = 8
+NARROW_INDENT_PX = 3
 MAX_INDENT_DEPTH = 40
+# Arguments shown in a row's summary, without opening it: what tells apart
+# dispatches of one signal (a create from an update, the m2m actions).
+NOTABLE_KWARGS = ("created", "action", "pk_set")
 # Runs of at least this many sibling dispatches of one signal and sender,
 # with no children and nothing flagged, collapse into one "xN" row.
 GROUP_MIN = 5
@@ -53,20 +63,21 @@ def timeline_rows(
 
 def _row(event: dict[str, Any], span: float, has_children: bool) -> dict[str, Any]:
     receivers = [
-        {
-            **call,
-            "short_name": call["name"].rsplit(".", 1)[-1],
-            **_bar(call["start_ms"], call["duration_ms"], span),
-        }
+        {**call, "short_name": call["name"].rsplit(".", 1)[-1]}
         for call in event["receivers"]
     ]
+    target = event["target"] or {}
     search = " ".join(
         [
             event["signal"],
             event["sender"],
+            target.get("model") or "",
+            f"pk={target['pk']}" if target.get("pk") is not None else "",
             *(f"{key}={value}" for key, value in event["kwargs"].items()),
             *(call["name"] for call in event["receivers"]),
+            *(call["where"] or "" for call in event["receivers"]),
             event.get("sent_from") or "",
+            *event["flags"],
         ]
     ).lower()
     return {
@@ -100,6 +111,7 @@ def _grouped(
                     "sender": first["sender"],
                     "depth": first["depth"],
                     "duration_ms": sum(event["duration_ms"] for event in run),
+                    "receivers": [call["name"] for call in first["receivers"]],
                 }
             )
             items.extend({**event, "member_of": group_id} for event in run)
@@ -109,11 +121,7 @@ def _grouped(
 
     for event in siblings:
         plain = not event["flags"] and not children.get(event["id"])
-        if run and not (
-            plain
-            and event["signal"] == run[0]["signal"]
-            and event["sender"] == run[0]["sender"]
-        ):
+        if run and not (plain and _alike(event, run[0])):
             flush()
         if plain:
             run.append(event)
@@ -123,8 +131,23 @@ def _grouped(
     return items
 
 
+def _alike(event: dict[str, Any], other: dict[str, Any]) -> bool:
+    """The same signal, sender, arguments and receivers (the instance aside:
+    ``post_init`` for each loaded row), none of them failing."""
+    return (
+        event["signal"] == other["signal"]
+        and event["sender"] == other["sender"]
+        and event["kwargs"] == other["kwargs"]
+        and not event["error"]
+        and [(c["name"], c["error"]) for c in event["receivers"]]
+        == [(c["name"], c["error"]) for c in other["receivers"]]
+    )
+
+
 def _indent(depth: int) -> int:
-    return min(depth, MAX_INDENT_DEPTH) * INDENT_PX
+    wide = min(depth, NARROW_FROM_DEPTH)
+    narrow = min(max(depth - NARROW_FROM_DEPTH, 0), MAX_INDENT_DEPTH - wide)
+    return wide * INDENT_PX + narrow * NARROW_INDENT_PX
 
 
 def _bar(start_ms: float, duration_ms: float, span: float) -> dict[str, float]:
@@ -161,11 +184,14 @@ class _Labels:
 
     def __init__(self) -> None:
         self.show_group = _e(_("Show the dispatches of this group"))
+        self.hide_group = _e(_("Hide the dispatches of this group"))
         self.collapse = _e(_("Collapse the dispatches sent from this one"))
+        self.expand = _e(_("Show the dispatches sent from this one"))
         self.unsaved = _e(_("unsaved"))
         self.no_receiver = _e(_("no receiver"))
         self.did_not_run = _e(_("did not run"))
         self.sent_from = _e(_("Sent from"))
+        self.depth = _("depth %(depth)d")
 
 
 def _ms(value: float) -> str:
@@ -174,20 +200,24 @@ def _ms(value: float) -> str:
 
 def _group_html(row: dict[str, Any], labels: _Labels) -> str:
     collapsed = ngettext(
-        "%(count)d identical dispatch, collapsed",
-        "%(count)d identical dispatches, collapsed",
+        "%(count)d dispatch with the same arguments and receivers",
+        "%(count)d dispatches with the same arguments and receivers",
         row["members"],
     ) % {"count": row["members"]}
+    receivers = ", ".join(row["receivers"])
     signal, sender = _e(row["signal_name"]), _e(row["sender"])
     return (
         f'<tr class="djsp-group" data-djsp-group="{_e(row["group"])}" '
         f'data-djsp-signal="{signal}" data-djsp-sender="{sender}"><td>'
         f'<div data-djdt-styles="paddingLeft:{int(row["indent"])}px">'
         '<button type="button" class="djsp-toggle" data-djsp-action="group" '
-        f'aria-expanded="false" aria-label="{labels.show_group}">&#9656;</button> '
+        f'aria-expanded="false" aria-label="{labels.show_group}" '
+        f'data-djsp-show="{labels.show_group}" data-djsp-hide="{labels.hide_group}">'
+        "&#9656;</button> "
         f'<strong class="djsp-signal" title="{_e(row["signal"])}">{signal}</strong> '
         f'<span class="djsp-times">&times;{int(row["members"])}</span></div></td>'
-        f'<td><span class="djsp-sender">{sender}</span></td><td>{_e(collapsed)}</td>'
+        f'<td><span class="djsp-sender">{sender}</span></td><td>{_e(collapsed)}'
+        f'<span class="djsp-group-receivers">{_e(receivers)}</span></td>'
         f'<td class="djsp-axis"></td><td class="djsp-num">{_ms(row["duration_ms"])}'
         "</td></tr>"
     )
@@ -198,8 +228,16 @@ def _event_html(event: dict[str, Any], labels: _Labels) -> str:
     classes = "djsp-event"
     if event["error"]:
         classes += " djsp-failed"
+    severities = event.get("flag_severity") or {}
     if event["flags"]:
-        classes += " djsp-flagged"
+        worst = min(
+            (
+                SEVERITIES.index(severities.get(flag, "warning"))
+                for flag in event["flags"]
+            ),
+            default=1,
+        )
+        classes += f" djsp-flagged djsp-flagged-{SEVERITIES[worst]}"
     parent = "" if event["parent"] is None else int(event["parent"])
     signal_name = _e(event["signal_name"])
     sender = _e(event["sender"])
@@ -216,7 +254,9 @@ def _event_html(event: dict[str, Any], labels: _Labels) -> str:
     if event["has_children"]:
         tree = (
             '<button type="button" class="djsp-toggle" data-djsp-action="tree" '
-            f'aria-expanded="true" aria-label="{labels.collapse}">&#9662;</button>'
+            f'aria-expanded="true" aria-label="{labels.collapse}" '
+            f'data-djsp-show="{labels.expand}" data-djsp-hide="{labels.collapse}">'
+            "&#9662;</button>"
         )
     else:
         tree = '<span class="djsp-leaf" aria-hidden="true"></span>'
@@ -226,8 +266,16 @@ def _event_html(event: dict[str, Any], labels: _Labels) -> str:
         else ""
     )
     flags = "".join(
-        f' <span class="djsp-flag">{_e(flag)}</span>' for flag in event["flags"]
+        f' <span class="djsp-flag djsp-flag-{_e(severities.get(flag, "warning"))}">'
+        f"{_e(flag)}</span>"
+        for flag in event["flags"]
     )
+    depth = int(event["depth"])
+    if depth > NARROW_FROM_DEPTH:
+        flags += (
+            f' <span class="djsp-depth">{_e(labels.depth % {"depth": depth})}</span>'
+        )
+
     target = event["target"]
     instance = ""
     if target:
@@ -258,6 +306,12 @@ def _summary_html(event: dict[str, Any], labels: _Labels) -> str:
         )
         or f"<em>{labels.no_receiver}</em>"
     )
+    kwargs = event["kwargs"]
+    notable = " · ".join(
+        f"{_e(name)}={_e(kwargs[name])}" for name in NOTABLE_KWARGS if name in kwargs
+    )
+    if notable:
+        names += f' <span class="djsp-notable">{notable}</span>'
     queries = ""
     if event["queries"]:
         count = event["queries"]
@@ -291,7 +345,10 @@ def _details_html(event: dict[str, Any], labels: _Labels) -> str:
             f"<li><code>{_e(frame)}</code></li>" for frame in event["stack"]
         )
         parts.append(f'<ol class="djsp-stack">{frames}</ol>')
-    if event["error"]:
+    # The error that stopped the dispatch, unless a receiver's (shown there).
+    if event["error"] and all(
+        call["error"] != event["error"] for call in event["receivers"]
+    ):
         parts.append(f'<div class="djsp-error">{_e(event["error"])}</div>')
     started = _("Started %(at)s ms into the request.") % {
         "at": f"{event['start_ms']:.2f}"
@@ -322,12 +379,6 @@ def _receiver_html(call: dict[str, Any], labels: _Labels) -> str:
             call["queries"],
         ) % {"count": call["queries"], "ms": f"{call['query_ms']:.2f}"}
         parts.append(f'<span class="djsp-queries">{_e(queries)}</span>')
-    if call["ran"]:
-        parts.append(
-            '<span class="djsp-bar djsp-receiver-bar" aria-hidden="true">'
-            f'<span data-djdt-styles="left:{float(call["bar_left"])}%;'
-            f'width:{float(call["bar_width"])}%"></span></span>'
-        )
     if call["error"]:
         parts.append(f'<div class="djsp-error">{_e(call["error"])}</div>')
     parts.append("</li>")

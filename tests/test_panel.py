@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 from django.db.models.signals import post_init, post_save, pre_save
 from django.test import AsyncClient, Client, override_settings
 
+from signals_panel.panel import subtitle as subtitle_of
 from tests.testapp.models import BlogPost
 from tests.testapp.signals import order_paid
 from tests.toolbar import PANEL_ID, ToolbarPage, connected, run_pytest, toolbar_soup
@@ -33,7 +34,7 @@ def event_rows(panel: BeautifulSoup) -> list[Any]:
     return panel.select("tr.djsp-event")
 
 
-def test_sidebar_subtitle_counts_signals_receivers_and_time(
+def test_sidebar_subtitle_counts_dispatches_receivers_and_time(
     toolbar_get: Callable[..., ToolbarPage],
 ) -> None:
     with connected(post_save, noop, sender=BlogPost), connected(order_paid, noop):
@@ -41,8 +42,10 @@ def test_sidebar_subtitle_counts_signals_receivers_and_time(
     subtitle = page.subtitle()
     stats = page.stats()
     dispatches = stats["summary"]["dispatches"]
-    assert f"{dispatches} signals · 2 receivers · " in subtitle
+    assert f"{dispatches} dispatches · 2 receivers · " in subtitle
     assert subtitle.endswith(" ms")
+    # Number and unit are not split across lines in the side bar.
+    assert "\N{NO-BREAK SPACE}ms" in subtitle_of(stats["summary"])
 
 
 def test_panel_lists_each_dispatch_with_sender_instance_receivers_and_send_site(

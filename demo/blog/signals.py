@@ -34,6 +34,13 @@ def create_profile(sender, instance, created, **kwargs):
         Profile.objects.create(user=instance)
 
 
+@receiver(post_save, sender=Profile)
+def note_new_profile(sender, instance, created, **kwargs):
+    # Runs inside create_profile's save: nested under it in the timeline.
+    if created:
+        logger.info("profile created for user %s", instance.user_id)
+
+
 # -- posts: pre_save with pk None, a custom signal sent from post_save --------
 
 

@@ -279,3 +279,47 @@ def test_the_timeline_is_usable_from_the_keyboard(page: Any) -> None:
     search.focus()
     page.keyboard.type("fill_in_body")
     assert panel.locator("tr.djsp-event:visible").count() == 1
+
+
+def test_expand_all_opens_the_flood_groups_and_collapse_all_closes_them(
+    page: Any,
+) -> None:
+    run_scenario(page, "many_rows")
+    panel = open_panel(page)
+    group = panel.locator("tr.djsp-group").first
+    toggle = group.locator('[data-djsp-action="group"]')
+    hidden_members = panel.locator("tr.djsp-event[data-djsp-member]:visible")
+    assert hidden_members.count() == 0
+    panel.locator('[data-djsp-action="expand-all"]').click()
+    assert hidden_members.count() > 0
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert toggle.get_attribute("aria-label") == "Hide the dispatches of this group"
+    panel.locator('[data-djsp-action="collapse-all"]').click()
+    assert hidden_members.count() == 0
+    assert toggle.get_attribute("aria-label") == "Show the dispatches of this group"
+
+
+def test_the_tabs_follow_the_arrow_keys(page: Any) -> None:
+    run_scenario(page, "publish_post")
+    panel = open_panel(page)
+    panel.locator('[data-djsp-tab="timeline"]').focus()
+    page.keyboard.press("ArrowRight")
+    assert panel.locator('[data-djsp-view="signals"]').is_visible()
+    page.keyboard.press("End")
+    assert panel.locator('[data-djsp-view="receivers"]').is_visible()
+    page.keyboard.press("ArrowRight")  # wraps around
+    assert panel.locator('[data-djsp-view="timeline"]').is_visible()
+
+
+def test_receiver_names_in_a_row_sit_on_one_line(page: Any) -> None:
+    """The toolbar styles code elements as blocks; the panel's are inline."""
+    run_scenario(page, "publish_post")
+    panel = open_panel(page)
+    names = panel.locator(
+        'tr.djsp-event[data-djsp-signal="post_published"] .djsp-receiver-short'
+    )
+    assert names.count() == 2
+    tops = names.evaluate_all(
+        "codes => codes.map(code => code.getBoundingClientRect().top)"
+    )
+    assert tops[0] == tops[1]

@@ -67,7 +67,9 @@ def test_create_user_shows_created_true_then_false_with_the_profile_nested() -> 
     saves = [e for e in stats["events"] if e["signal_name"] == "post_save"]
     user_saves = [e for e in saves if e["sender"] == "auth.User"]
     assert [e["kwargs"]["created"] for e in user_saves] == ["True", "False"]
-    # Profile's post_save has no receiver: counted, not listed.
+    (profile_save,) = [e for e in saves if e["sender"] == "blog.Profile"]
+    assert profile_save["parent"] == user_saves[0]["id"]
+    assert profile_save["kwargs"]["created"] == "True"
     assert stats["findings"] == []
 
 

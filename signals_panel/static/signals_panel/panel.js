@@ -44,23 +44,49 @@ function descendants(row, children) {
 function setExpanded(button, expanded) {
     button.setAttribute("aria-expanded", String(expanded));
     button.textContent = expanded ? "▾" : "▸";
+    // The label names what a press does next (data-djsp-show / -hide).
+    const label = expanded ? button.dataset.djspHide : button.dataset.djspShow;
+    if (label) {
+        button.setAttribute("aria-label", label);
+    }
 }
 
 function setupTabs(panel) {
     const tabs = Array.from(panel.querySelectorAll("[data-djsp-tab]"));
+    function select(tab) {
+        for (const other of tabs) {
+            const selected = other === tab;
+            other.setAttribute("aria-selected", String(selected));
+            other.tabIndex = selected ? 0 : -1;
+            const view = panel.querySelector(
+                `[data-djsp-view="${other.dataset.djspTab}"]`
+            );
+            if (view) {
+                view.hidden = !selected;
+            }
+        }
+    }
     for (const tab of tabs) {
-        tab.addEventListener("click", () => {
-            for (const other of tabs) {
-                const selected = other === tab;
-                other.setAttribute("aria-selected", String(selected));
-                const view = panel.querySelector(
-                    `[data-djsp-view="${other.dataset.djspTab}"]`
-                );
-                if (view) {
-                    view.hidden = !selected;
-                }
+        tab.addEventListener("click", () => select(tab));
+        // The tab list's keys: arrows move between tabs, Home and End to the ends.
+        tab.addEventListener("keydown", (event) => {
+            const index = tabs.indexOf(tab);
+            const next = {
+                ArrowRight: tabs[(index + 1) % tabs.length],
+                ArrowLeft: tabs[(index - 1 + tabs.length) % tabs.length],
+                Home: tabs[0],
+                End: tabs[tabs.length - 1],
+            }[event.key];
+            if (next) {
+                event.preventDefault();
+                select(next);
+                next.focus();
             }
         });
+    }
+    const current = tabs.find((tab) => tab.getAttribute("aria-selected") === "true");
+    if (current) {
+        select(current);
     }
 }
 
@@ -93,7 +119,7 @@ function setupTimeline(panel) {
             signal: form.elements.signal.value,
             sender: form.elements.sender.value,
             flagged: form.elements.flagged.checked,
-            hideSilent: form.elements.hide_silent.checked,
+            hideSilent: Boolean(form.elements.hide_silent?.checked),
             query: form.elements.q.value.trim().toLowerCase(),
         };
     }
@@ -189,9 +215,16 @@ function setupTimeline(panel) {
         } else if (action === "expand-all" || action === "collapse-all") {
             const expand = action === "expand-all";
             collapsed.clear();
+            openGroups.clear();
             for (const toggle of panel.querySelectorAll('[data-djsp-action="tree"]')) {
                 if (!expand) {
                     collapsed.add(toggle.closest("tr").dataset.djspEvent);
+                }
+                setExpanded(toggle, expand);
+            }
+            for (const toggle of panel.querySelectorAll('[data-djsp-action="group"]')) {
+                if (expand) {
+                    openGroups.add(toggle.closest("tr").dataset.djspGroup);
                 }
                 setExpanded(toggle, expand);
             }

@@ -1,0 +1,106 @@
+"""The timeline's rows and their HTML, from real recordings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+from django.dispatch import Signal
+
+import signals_panel
+from signals_panel.panel import build_context
+from signals_panel.timeline import MAX_INDENT_DEPTH, _indent
+from tests.toolbar import connected
+
+sent = Signal()
+
+
+def noop(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+def fails(sender: Any, **kwargs: Any) -> None:
+    raise ValueError("broken")
+
+
+def rendered(recording: Any) -> BeautifulSoup:
+    context = build_context(recording.to_dict())
+    return BeautifulSoup(f"<table>{context['rows_html']}</table>", "html.parser")
+
+
+def test_floods_group_only_dispatches_with_the_same_arguments() -> None:
+    with connected(sent, noop), signals_panel.record() as recording:
+        for _ in range(6):
+            sent.send(sender=None, action="pre_add")
+        for action in ("pre_add", "post_add", "pre_remove", "post_remove", "x"):
+            sent.send(sender=None, action=action)
+    soup = rendered(recording)
+    (group,) = soup.select("tr.djsp-group")
+    # The run of six, and pre_add's next one too: seven alike in a row.
+    assert "7 dispatches with the same arguments and receivers" in group.get_text()
+    assert "tests.test_timeline.noop" in group.get_text()
+    assert len(soup.select("tr.djsp-event:not([data-djsp-member])")) == 4
+
+
+def test_a_rows_summary_shows_the_arguments_that_tell_dispatches_apart() -> None:
+    with connected(sent, noop), signals_panel.record() as recording:
+        sent.send(sender=None, action="post_add", pk_set={1, 2}, other="x")
+    summary = rendered(recording).select_one(".djsp-receiver-summary")
+    assert summary is not None
+    notable = summary.select_one(".djsp-notable")
+    assert notable is not None
+    assert notable.get_text() == "action='post_add' · pk_set={1, 2}"
+
+
+def test_flags_are_coloured_by_their_findings_severity() -> None:
+    with connected(sent, fails), signals_panel.record() as recording:
+        sent.send_robust(sender=None)
+    row = rendered(recording).select_one("tr.djsp-event")
+    assert row is not None
+    assert "djsp-flagged-warning" in row["class"]
+    flag = row.select_one(".djsp-flag")
+    assert flag is not None and "djsp-flag-warning" in flag["class"]
+
+
+def test_an_error_a_receiver_raised_is_shown_once() -> None:
+    with connected(sent, fails), signals_panel.record() as recording:
+        with pytest.raises(ValueError):
+            sent.send(sender=None)
+    errors = rendered(recording).select(".djsp-error")
+    assert [error.get_text() for error in errors] == ["ValueError: broken"]
+
+
+def test_search_text_covers_locations_instances_and_hazards() -> None:
+    with connected(sent, fails), signals_panel.record() as recording:
+        sent.send_robust(sender=None)
+    row = rendered(recording).select_one("tr.djsp-event")
+    assert row is not None
+    search = row["data-djsp-search"]
+    assert "tests/test_timeline.py:" in search
+    assert "swallowed_error" in search
+
+
+def test_deep_rows_indent_in_narrow_steps_up_to_a_limit() -> None:
+    steps = [_indent(depth) for depth in range(100)]
+    assert steps[:3] == [0, 16, 32]
+    assert steps[9] - steps[8] == 3
+    assert max(steps) == steps[MAX_INDENT_DEPTH] <= 250
+    assert steps[99] == steps[MAX_INDENT_DEPTH]
+
+
+def test_the_hide_silent_filter_shows_only_when_a_silent_dispatch_is_listed() -> None:
+    from django.template.loader import render_to_string
+
+    with connected(sent, noop), signals_panel.record() as recording:
+        sent.send(sender=None)
+    html = render_to_string(
+        "signals_panel/panel.html", build_context(recording.to_dict())
+    )
+    assert 'name="hide_silent"' not in html
+    with signals_panel.record({"LIST_SILENT_DISPATCHES": True}) as recording:
+        Signal().send(sender=None)
+    html = render_to_string(
+        "signals_panel/panel.html", build_context(recording.to_dict())
+    )
+    assert 'name="hide_silent"' in html
