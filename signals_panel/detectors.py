@@ -560,13 +560,17 @@ def detect_bypassed_signals(analysis: Analysis) -> Iterator[Finding]:
             bypass
         )
     for (operation, model, site), bypasses in grouped.items():
-        skipped = sorted({name for bypass in bypasses for name in bypass["skipped"]})
+        where: dict[str, str | None] = {}
+        for bypass in bypasses:
+            locations = bypass.get("skipped_where") or [None] * len(bypass["skipped"])
+            where.update(zip(bypass["skipped"], locations, strict=False))
+        skipped = sorted(where)
         rows = sum(bypass["rows"] or 0 for bypass in bypasses)
         times = f" ({len(bypasses)} calls)" if len(bypasses) > 1 else ""
         yield Finding(
             "signals_bypassed",
             "info",
-            f"{model}.objects...{operation}() at {site or 'an unknown site'} wrote "
+            f"QuerySet.{operation}() of {model} at {site or 'an unknown site'} wrote "
             f"{rows} row{'s' if rows != 1 else ''}{times} without sending pre_save or "
             f"post_save, so {', '.join(skipped)} did not run.",
             (
@@ -575,7 +579,7 @@ def detect_bypassed_signals(analysis: Analysis) -> Iterator[Finding]:
             ),
             [],
             skipped[0],
-            None,
+            where[skipped[0]],
             count=len(bypasses),
             sites=[site] if site else [],
         )

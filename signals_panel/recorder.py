@@ -547,6 +547,7 @@ class Recorder:
         if meta.label.startswith(self.ignore_senders):
             return
         site = locator.send_site(sys._getframe()) if self.capture_site else []
+        receivers = dict(describe_callable(receiver) for receiver in skipped)
         self.bypasses.append(
             {
                 "operation": operation,
@@ -554,9 +555,9 @@ class Recorder:
                 "concrete_model": meta.concrete_model._meta.label,
                 "rows": rows,
                 "site": site[0] if site else None,
-                "skipped": list(
-                    dict.fromkeys(describe_callable(r)[0] for r in skipped)
-                ),
+                # The receivers' names, in connection order, and their file:line.
+                "skipped": list(receivers),
+                "skipped_where": list(receivers.values()),
                 "inside": scope.event.id if scope.event is not None else None,
             }
         )

@@ -100,9 +100,18 @@ def _strict(config: pytest.Config) -> bool:
     return bool(config.getini("signals_panel_strict"))
 
 
+def _django_ready() -> bool:
+    """Whether Django is set up: a project's tests that do not use Django
+    (no settings) send no signals for strict mode to judge."""
+    from django.apps import apps
+    from django.conf import settings
+
+    return settings.configured and apps.ready
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    if not _strict(item.config):
+    if not _strict(item.config) or not _django_ready():
         return (yield)
     from .recorder import record
 

@@ -429,12 +429,17 @@ def test_queryset_update_and_bulk_operations_on_a_model_with_receivers_are_repor
             post.body = "y"
         BlogPost.objects.bulk_update(posts, ["body"])
     bypassed = [f for f in recording.findings if f.kind == "signals_bypassed"]
-    assert [f.message.split("()")[0] for f in bypassed] == [
-        "testapp.BlogPost.objects...update",
-        "testapp.BlogPost.objects...bulk_create",
-        "testapp.BlogPost.objects...bulk_update",
+    assert [f.message.split(" at ")[0] for f in bypassed] == [
+        "QuerySet.update() of testapp.BlogPost",
+        "QuerySet.bulk_create() of testapp.BlogPost",
+        "QuerySet.bulk_update() of testapp.BlogPost",
     ]
     assert all("tests.test_detectors.noop did not run" in f.message for f in bypassed)
+    # The receiver that did not run, with its file:line.
+    noop_line = noop.__code__.co_firstlineno
+    assert {(f.receiver, f.where) for f in bypassed} == {
+        ("tests.test_detectors.noop", f"{HERE}:{noop_line}")
+    }
     assert all(f.sites[0].startswith(f"{HERE}:") for f in bypassed)
     assert "wrote 3 rows" in bypassed[2].message
 
@@ -450,7 +455,7 @@ def test_async_bulk_twins_are_reported_too() -> None:
         async_to_sync(run)()
     finding = only(recording.findings, "signals_bypassed")
     assert finding.message.startswith(
-        "testapp.BlogPost.objects...update() at tests/test_detectors.py:"
+        "QuerySet.update() of testapp.BlogPost at tests/test_detectors.py:"
     )
 
 

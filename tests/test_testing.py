@@ -154,3 +154,14 @@ def test_without_strict_mode_hazards_do_not_fail_tests(
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch)
     result.assert_outcomes(passed=5)
+
+
+def test_strict_mode_leaves_tests_without_django_settings_alone(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_plain="def test_arithmetic():\n    assert 1 + 1 == 2\n")
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:django", "--signals-strict"
+    )
+    result.assert_outcomes(passed=1)
