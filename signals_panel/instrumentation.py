@@ -381,28 +381,23 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
         if not row.count_only:
             caller = sys._getframe(1) if recorder.capture_site else None
             dispatch = recorder.begin(self, method, sender, named, scope, row, caller)
-        if dispatch is None:
-            # As in send(): the row is written before post_save runs, raise
-            # or not; not part of its time.
-            if self is post_save and scope.call is None:
-                recorder.note_write(
-                    named, None, None, row.dispatches >= recorder.max_per_sender
-                )
-            started = perf_counter()
+        if dispatch is None or not _may_wrap(type(self)):  # counted only
+            if dispatch is None:
+                # As in send(): the row is written before post_save runs,
+                # raise or not; not part of its time.
+                if self is post_save and scope.call is None:
+                    recorder.note_write(
+                        named, None, None, row.dispatches >= recorder.max_per_sender
+                    )
+                started = perf_counter()
+            else:  # as _send_counted()
+                started = dispatch.started
             try:
                 responses = await original(self, sender, **named)
             except BaseException:
                 recorder.counted(row, scope, started, None, robust)
                 raise
             recorder.counted(row, scope, started, responses, robust)
-            return responses
-        if not _may_wrap(type(self)):  # as _send_counted()
-            try:
-                responses = await original(self, sender, **named)
-            except BaseException:
-                recorder.counted(row, scope, dispatch.started, None, robust)
-                raise
-            recorder.counted(row, scope, dispatch.started, responses, robust)
             return responses
         token = _pending.set(dispatch)
         try:
