@@ -280,7 +280,11 @@ def _first_of_set(items: set[Any] | frozenset[Any], size: int) -> list[Any]:
 def describe_class(cls: type) -> str:
     """``app_label.Model`` for models, ``module.Qualname`` for other classes."""
     facts = model_facts(cls)
-    return facts.label if facts is not None else _type_name(cls)
+    if facts is not None:
+        return facts.label
+    meta = cls.__dict__.get("_meta") if issubclass(cls, Model) else None
+    label = getattr(meta, "label", None)  # an abstract model's
+    return label if type(label) is str else _type_name(cls)
 
 
 def describe_instance(instance: Model) -> str:
@@ -292,9 +296,15 @@ def describe_instance(instance: Model) -> str:
     return f"{label} pk={pk_text(pk)}"
 
 
-def tables_to_labels() -> dict[str, str]:
-    """Database table -> concrete model label, for the models seen so far."""
-    return {facts.table: facts.concrete_label for _, facts in _model_cache.values()}
+def tables_to_labels() -> dict[str, list[str]]:
+    """Database table -> the concrete labels of the models seen so far that
+    write it (models may share one)."""
+    labels: dict[str, list[str]] = {}
+    for _, facts in list(_model_cache.values()):
+        known = labels.setdefault(facts.table, [])
+        if facts.concrete_label not in known:
+            known.append(facts.concrete_label)
+    return labels
 
 
 def pk_text(pk: Any) -> str:
@@ -326,7 +336,10 @@ def model_facts(cls: Any) -> ModelFacts | None:
         return facts
     if not (is_class(cls) and issubclass(cls, Model)):
         return None
-    meta: Any = cls._meta
+    # Model itself has no _meta, an abstract model no table and no key.
+    meta: Any = cls.__dict__.get("_meta")
+    if meta is None or meta.abstract or meta.pk is None:
+        return None
     facts = ModelFacts(
         meta.label, meta.concrete_model._meta.label, meta.pk.attname, meta.db_table
     )
@@ -399,15 +412,31 @@ def describe_exception(error: BaseException) -> str:
 
 
 def _str_is_trusted(cls: type, args: tuple[Any, ...]) -> bool:
-    """Whether ``str()`` of an exception runs only Python's code (a built-in
-    ``__str__`` given plain arguments) or Django's own ``__str__``."""
+    """Whether ``str()`` of an exception runs only Python's or Django's own
+    code on plain values (Django's ``ValidationError`` formats its params
+    into its messages: one that is a model would run its ``__str__``)."""
     for klass in cls.__mro__:
         if "__str__" in klass.__dict__:
             module = _module_of(klass)
             if module == "builtins":
                 return all(type(arg) in _PLAIN_ARGUMENT_TYPES for arg in args)
-            return type(module) is str and module.startswith("django.")
+            return (
+                type(module) is str
+                and module.startswith("django.")
+                and _plain(args, MAX_DEPTH + 1)
+            )
     return False
+
+
+def _plain(value: Any, depth: int) -> bool:
+    """A plain value, or lists, tuples and dicts of them ``depth`` deep."""
+    cls = type(value)
+    if cls in _PLAIN_ARGUMENT_TYPES:
+        return True
+    if depth <= 0 or cls not in (list, tuple, dict):
+        return False
+    items = [*value.keys(), *value.values()] if cls is dict else value
+    return len(items) <= 100 and all(_plain(item, depth - 1) for item in items)
 
 
 # ---------------------------------------------------------------------------

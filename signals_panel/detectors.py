@@ -38,6 +38,9 @@ FAMILIES = {
 }
 ROBUST_METHODS = ("send_robust", "asend_robust")
 MAX_EVENT_IDS = 50
+# The sender of the summary row that counts a signal's senders past the
+# recording's rows cap (its events keep their own sender's name).
+OTHER_SENDERS = "(other senders)"
 MAX_SITES = 10
 
 
@@ -245,7 +248,11 @@ def detect_save_cycles(analysis: Analysis) -> Iterator[Finding]:
     }
     for (kind, name, where), chains in merged.items():
         finding = _cycle_finding(kind, name, where, chains, by_id)
-        if any((c.root["signal"], c.root["sender"]) in capped for c in chains):
+        if any(
+            (c.root["signal"], c.root["sender"]) in capped
+            or (c.root["signal"], OTHER_SENDERS) in capped
+            for c in chains
+        ):
             # Deeper levels were counted but not stored.
             finding.message = finding.message.replace(" levels deep", "+ levels deep")
         yield finding

@@ -38,6 +38,7 @@ own.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -353,13 +354,14 @@ def _may_wrap(cls: type) -> bool:
     the receivers themselves (it may pick or name them by identity)."""
     try:
         return _wrappable[cls]
-    except KeyError:
+    except (KeyError, TypeError):  # not seen yet, or a class that cannot be hashed
         pass
     may = all(
         getattr(cls, name, None) is getattr(Signal, name, None)
         for name in _HANDED_RECEIVERS
     )
-    _wrappable[cls] = may
+    with contextlib.suppress(TypeError):
+        _wrappable[cls] = may
     return may
 
 

@@ -43,6 +43,8 @@ class SignalTimelinePanel(Panel):
         return [*super().scripts, static("signals_panel/panel.js")]
 
     def enable_instrumentation(self) -> None:
+        if self._recording is not None and self._recording.recorder.active:
+            return  # enabled already: one recording
         self._recording = Recording()
         self._recording.start()
 
@@ -56,7 +58,9 @@ class SignalTimelinePanel(Panel):
             return
         self._recording = None
         stats = recording.to_dict()
-        stats["connected"] = list(all_connected_receivers())
+        stats["connected"] = list(
+            all_connected_receivers(recording.recorder.ignore_receivers)
+        )
         if recording.recorder.config["LOG_FINDINGS"]:
             log_findings(stats["findings"], request)
         self.record_stats(stats)
@@ -82,13 +86,15 @@ class SignalTimelinePanel(Panel):
         return render_to_string(self.template, build_context(self.get_stats()))
 
 
-def all_connected_receivers() -> Iterator[dict[str, Any]]:
-    """Every receiver connected now to every module-level signal."""
+def all_connected_receivers(ignored: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    """Every receiver connected now to every module-level signal, but those
+    whose names start with one of ``ignored`` (the toolbar's own)."""
     for name, short, signal in signal_names.all_signals():
         if name.startswith("debug_toolbar."):
             continue
         for receiver in connected_receivers(signal):
-            yield {"signal": name, "signal_name": short, **receiver}
+            if not receiver["receiver"].startswith(ignored):
+                yield {"signal": name, "signal_name": short, **receiver}
 
 
 def log_findings(findings: list[dict[str, Any]], request: HttpRequest) -> None:

@@ -41,7 +41,13 @@ from .describe import (
     signal_names,
     tables_to_labels,
 )
-from .detectors import SEVERITIES, Finding, find_hazards, flag_events
+from .detectors import (
+    OTHER_SENDERS,
+    SEVERITIES,
+    Finding,
+    find_hazards,
+    flag_events,
+)
 from .exceptions import SignalRecursionError
 
 STATS_VERSION = 1
@@ -60,7 +66,6 @@ MAX_BYPASSES = 1_000
 # (signal, sender) rows a recording lists; past it, a signal's dispatches
 # from further senders are counted together in one row of that signal.
 MAX_SUMMARY_ROWS = 1_000
-OTHER_SENDERS = "(other senders)"
 
 
 @dataclass(eq=False, slots=True)
@@ -432,11 +437,8 @@ class Recorder:
                 self.top_level_ms += duration
             if not responses:
                 if responses is None:
-                    # Raised: at least the receiver that raised ran (which
-                    # others did before it is not known here).
                     row.not_stored += 1
                     row.errors += 1
-                    row.receivers_run += 1
                 else:
                     row.silent += 1
                 return
@@ -776,8 +778,20 @@ class Recorder:
         block ran inside a receiver, whose writes are not logged) and its
         bulk writes the bypasses.
         """
+        if inner is self:
+            return
+        with self._lock:
+            self._absorb(inner, scope)
+
+    def _absorb(self, inner: Recorder, scope: Scope) -> None:
         offset_ms = (inner.started - self.started) * 1000
-        rows = {key: self._absorbed_row(row) for key, row in inner.rows.items()}
+        # What this recording's own settings leave out stays out.
+        rows = {
+            key: self._absorbed_row(row)
+            for key, row in inner.rows.items()
+            if not key[0].startswith(self.ignore_signals)
+            and not key[1].startswith(self.ignore_senders)
+        }
         new_ids: dict[int, int] = {}
         # Inner event id -> (parent id, parent receiver, depth) here: where
         # the event went, or where its children go if it was not kept.
@@ -788,50 +802,50 @@ class Recorder:
             scope.receiver_index,
             parent.depth + 1 if parent is not None else 0,
         )
-        with self._lock:
-            for event in inner.events:
-                if event.parent is None:
-                    place = top
-                elif event.parent in new_ids:
-                    depth = places[event.parent][2] + 1
-                    place = (new_ids[event.parent], event.parent_receiver, depth)
-                else:
-                    place = places[event.parent]
-                places[event.id] = place
-                row = rows.get((event.signal, event.sender)) or rows.get(
-                    (event.signal, OTHER_SENDERS)
-                )
-                if row is None:
+        ignored = self.ignore_receivers
+        for event in inner.events:
+            if event.parent is None:
+                place = top
+            elif event.parent in new_ids:
+                depth = places[event.parent][2] + 1
+                place = (new_ids[event.parent], event.parent_receiver, depth)
+            else:
+                place = places[event.parent]
+            places[event.id] = place
+            row = rows.get((event.signal, event.sender)) or rows.get(
+                (event.signal, OTHER_SENDERS)
+            )
+            if row is None:  # ignored here
+                continue
+            if not event.receivers:
+                if not self.list_silent:  # counted in its row already
                     continue
-                if (
-                    len(self.events) >= self.max_events
-                    or row.stored >= self.max_per_sender
-                ):
-                    row.not_stored += 1
-                    continue
-                new_ids[event.id] = len(self.events)
-                self.events.append(
-                    dataclasses.replace(
-                        event,
-                        id=len(self.events),
-                        parent=place[0],
-                        parent_receiver=place[1],
-                        depth=place[2],
-                        start_ms=event.start_ms + offset_ms,
-                        receivers=[
-                            dataclasses.replace(
-                                call, start_ms=call.start_ms + offset_ms
-                            )
-                            for call in event.receivers
-                        ],
-                        flags=(),
-                    )
+            elif all(call.name.startswith(ignored) for call in event.receivers):
+                continue
+            if len(self.events) >= self.max_events or row.stored >= self.max_per_sender:
+                row.not_stored += 1
+                continue
+            new_ids[event.id] = len(self.events)
+            self.events.append(
+                dataclasses.replace(
+                    event,
+                    id=len(self.events),
+                    parent=place[0],
+                    parent_receiver=place[1],
+                    depth=place[2],
+                    start_ms=event.start_ms + offset_ms,
+                    receivers=[
+                        dataclasses.replace(call, start_ms=call.start_ms + offset_ms)
+                        for call in event.receivers
+                    ],
+                    flags=(),
                 )
-                row.stored += 1
-            if self.may_count_only:
-                full = len(self.events) >= self.max_events
-                for row in self.rows.values():
-                    row.count_only = full or row.stored >= self.max_per_sender
+            )
+            row.stored += 1
+        if self.may_count_only:
+            full = len(self.events) >= self.max_events
+            for row in self.rows.values():
+                row.count_only = full or row.stored >= self.max_per_sender
         if scope.call is None:
             self.top_level_ms += inner.top_level_ms
             self._absorb_writes(inner, new_ids)
@@ -867,22 +881,28 @@ class Recorder:
     def _absorb_writes(self, inner: Recorder, new_ids: dict[int, int]) -> None:
         """``inner``'s writes, row by row, as if this recording had seen them."""
         labels = tables_to_labels()
+        # The writes of rows written more than once, by row as logged.
         logged: dict[tuple[str, str | None, str], list[Any]] = {}
         for model, db, pk, event_id, site in inner.writes:
-            logged.setdefault((model, db, pk), []).append((event_id, site))
+            logged.setdefault((model, db, pk), []).append((model, event_id, site))
         mine = self._rows_written
         for written, held in inner._rows_written.items():
             table, db, pk = written
-            row = (labels.get(table, table), db, pk_text(pk))
-            origins = logged.get(row, []) if held is _LOGGED else [held]
-            for event_id, site in origins:
+            # Models that share a table write the same rows.
+            names = labels.get(table) or [table]
+            text = pk_text(pk)
+            if held is _LOGGED:
+                writes = [w for name in names for w in logged.get((name, db, text), [])]
+            else:
+                writes = [(names[0], *held)]
+            for label, event_id, site in writes:
                 origin = (new_ids.get(event_id) if event_id is not None else None, site)
                 first = mine.get(written)
                 if first is None:
                     if len(mine) < MAX_WRITES:
                         mine[written] = origin
                 elif len(self.writes) < MAX_WRITES:
-                    self._log_again(written, first, row, origin)
+                    self._log_again(written, first, (label, db, text), origin)
 
     # -- results -----------------------------------------------------------
 
@@ -1016,10 +1036,9 @@ class Recording:
         # one recorded when it stops, and its queries count for the receiver
         # the block runs in.
         outer = current_scope.get()
-        if outer is not None and not outer.recorder.active:
-            outer = None
-        self._outer = outer
-        self._token = current_scope.set(Scope(self.recorder, parent=outer))
+        if outer is None or outer.recorder is not self.recorder:  # not a restart
+            self._outer = outer if outer is not None and outer.recorder.active else None
+        self._token = current_scope.set(Scope(self.recorder, parent=self._outer))
 
     def stop(self) -> None:
         from .instrumentation import release

@@ -110,6 +110,7 @@ def _grouped(
                     "signal": first["signal"],
                     "sender": first["sender"],
                     "depth": first["depth"],
+                    "parent": first["parent"],
                     "duration_ms": sum(event["duration_ms"] for event in run),
                     "receivers": [call["name"] for call in first["receivers"]],
                 }
@@ -206,8 +207,10 @@ def _group_html(row: dict[str, Any], labels: _Labels) -> str:
     ) % {"count": row["members"]}
     receivers = ", ".join(row["receivers"])
     signal, sender = _e(row["signal_name"]), _e(row["sender"])
+    parent = "" if row["parent"] is None else int(row["parent"])
     return (
         f'<tr class="djsp-group" data-djsp-group="{_e(row["group"])}" '
+        f'data-djsp-parent="{parent}" '
         f'data-djsp-signal="{signal}" data-djsp-sender="{sender}"><td>'
         f'<div data-djdt-styles="paddingLeft:{int(row["indent"])}px">'
         '<button type="button" class="djsp-toggle" data-djsp-action="group" '

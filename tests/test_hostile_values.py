@@ -220,3 +220,59 @@ def test_senders_past_the_rows_cap_share_one_row_per_signal() -> None:
     # Stored events keep their own sender's name (the shared row stores
     # MAX_EVENTS_PER_SENDER of them, as any row does).
     assert recording.events[-1].sender == repr(senders[MAX_SUMMARY_ROWS + 99])
+
+
+@pytest.mark.django_db
+def test_a_validation_error_formatting_a_model_is_not_formatted() -> None:
+    from django.core.exceptions import ValidationError
+
+    author = get_user_model().objects.create(username="ada")
+    post = BlogPost.objects.get(pk=BlogPost.objects.create(title="t", author=author).pk)
+    error = ValidationError("%(post)s is locked", params={"post": post})
+    with CaptureQueriesContext(connection) as queries:
+        text = describe_exception(error)
+    assert len(queries) == 0
+    assert text == (
+        "django.core.exceptions.ValidationError: "
+        f"('%(post)s is locked', None, {{'post': testapp.BlogPost pk={post.pk}}})"
+    )
+
+
+def test_model_and_abstract_model_classes_are_named() -> None:
+    from django.db.models import Model
+
+    from signals_panel.describe import describe_sender
+
+    class AbstractBase(models.Model):
+        class Meta:
+            abstract = True
+            app_label = "testapp"
+
+    assert describe_sender(Model) == "django.db.models.base.Model"
+    assert describe_sender(AbstractBase) == "testapp.AbstractBase"
+    assert describe_value(AbstractBase) == "testapp.AbstractBase"
+
+
+class UnhashableMeta(type):
+    def __eq__(cls, other: object) -> bool:
+        return cls is other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class UnhashableClassSignal(Signal, metaclass=UnhashableMeta):
+    pass
+
+
+@pytest.mark.parametrize("method", ["send_robust", "send"])
+def test_a_signal_whose_class_cannot_be_hashed(method: str) -> None:
+    async def later(sender: Any, **kwargs: Any) -> str:
+        return "later"
+
+    signal = UnhashableClassSignal()
+    signal.connect(noop, weak=False)
+    signal.connect(later, weak=False)
+    plain = [response for _, response in getattr(signal, method)(sender=None)]
+    with signals_panel.record():
+        recorded = [response for _, response in getattr(signal, method)(sender=None)]
+    assert plain == recorded == [None, "later"]

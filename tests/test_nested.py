@@ -120,3 +120,61 @@ def test_bulk_writes_inside_come_along() -> None:
         with signals_panel.record():
             Folder.objects.bulk_create([Folder(name="a")])
     assert [f.kind for f in outer.findings] == ["signals_bypassed"]
+
+
+quiet = Signal()
+
+
+def test_the_outer_recordings_own_settings_choose_what_it_takes_in() -> None:
+    with (
+        connected(ping, noop),
+        signals_panel.record({"IGNORE_SIGNALS": [f"{__name__}.pong"]}) as outer,
+    ):
+        with signals_panel.record({"LIST_SILENT_DISPATCHES": True}) as inner:
+            quiet.send(sender="silent")
+            pong.send(sender="ignored outside")
+            ping.send(sender="kept")
+    assert [e.signal_name for e in inner.events] == ["quiet", "pong", "ping"]
+    assert [e.signal_name for e in outer.events] == ["ping"]
+    assert [row["signal_name"] for row in outer.to_dict()["signals"]] == [
+        "ping",
+        "quiet",
+    ]
+
+
+def test_a_recording_started_again_does_not_take_in_itself() -> None:
+    recording = signals_panel.record()
+    with connected(ping, noop), signals_panel.record() as outer:
+        recording.start()
+        ping.send(sender=None)
+        recording.start()
+        ping.send(sender=None)
+        recording.stop()
+    assert len(recording.events) == 2
+    assert recording.summary["dispatches"] == 2
+    assert outer.summary["dispatches"] == 2
+
+
+@pytest.mark.django_db
+def test_writes_of_models_sharing_a_table_come_along() -> None:
+    from django.db import models
+
+    class FolderMirror(models.Model):
+        name = models.CharField(max_length=100)
+
+        class Meta:
+            app_label = "testapp"
+            db_table = Folder._meta.db_table
+            managed = False
+
+    folder = Folder.objects.create(name="a")
+    with connected(post_save, noop), signals_panel.record() as outer:
+        with signals_panel.record() as inner:
+            folder.save()
+            folder.save()
+            FolderMirror.objects.create(name="b")
+    assert len(inner.to_dict()["writes"]) == 2
+    assert [(w["model"], w["pk"]) for w in outer.to_dict()["writes"]] == [
+        ("testapp.Folder", str(folder.pk)),
+        ("testapp.Folder", str(folder.pk)),
+    ]

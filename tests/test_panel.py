@@ -438,3 +438,35 @@ def test_the_receivers_tab_marks_a_receiver_ran_for_its_own_signal_only() -> Non
         ("app.robust_sig", "app.failing", True),
         ("app.robust_sig", "app.after", False),
     ]
+
+
+def test_the_receivers_tab_leaves_out_the_toolbars_own_receivers() -> None:
+    from django.core.signals import setting_changed
+
+    from signals_panel.panel import all_connected_receivers
+
+    names = [r["receiver"] for r in all_connected_receivers(("debug_toolbar.",))]
+    everything = [
+        r["receiver"]
+        for r in all_connected_receivers()
+        if r["signal"] == "django.core.signals.setting_changed"
+    ]
+    assert setting_changed.receivers  # the toolbar listens to it
+    assert any(name.startswith("debug_toolbar.") for name in everything)
+    assert not any(name.startswith("debug_toolbar.") for name in names)
+
+
+def test_enabling_the_panel_twice_keeps_one_recording() -> None:
+    from debug_toolbar.toolbar import DebugToolbar
+    from django.test import RequestFactory
+
+    from signals_panel.instrumentation import is_installed
+
+    request = RequestFactory().get("/")
+    toolbar = DebugToolbar(request, lambda request: None)
+    panel = toolbar.get_panel_by_id(PANEL_ID)
+    panel.enable_instrumentation()
+    panel.enable_instrumentation()
+    panel.disable_instrumentation()
+    panel.disable_instrumentation()
+    assert not is_installed()

@@ -104,3 +104,20 @@ def test_the_hide_silent_filter_shows_only_when_a_silent_dispatch_is_listed() ->
         "signals_panel/panel.html", build_context(recording.to_dict())
     )
     assert 'name="hide_silent"' in html
+
+
+def test_a_group_row_names_its_parent_so_folding_the_parent_hides_it() -> None:
+    def floods(sender: Any, **kwargs: Any) -> None:
+        for _ in range(6):
+            sent.send(sender="inner")
+
+    outer = Signal()
+    with (
+        connected(outer, floods),
+        connected(sent, noop),
+        signals_panel.record() as recording,
+    ):
+        outer.send(sender=None)
+    group = rendered(recording).select_one("tr.djsp-group")
+    assert group is not None
+    assert group["data-djsp-parent"] == "0"

@@ -169,7 +169,7 @@ function setupTimeline(panel) {
             row.classList.toggle("djsp-context", context.has(row) && !shown.has(row));
         }
         for (const group of panel.querySelectorAll("tr.djsp-group")) {
-            group.hidden = filtering;
+            group.hidden = filtering || hiddenByTree(group);
         }
         if (status) {
             status.textContent = filtering
