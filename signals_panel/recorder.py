@@ -8,9 +8,12 @@ JSON-ready data (short strings, numbers), never the objects involved.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -20,8 +23,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import asgiref
 from django.db.models.signals import post_save, pre_init, pre_save
-from django.dispatch import Signal
+from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS
 
 from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
@@ -256,6 +260,31 @@ class Dispatch:
         self.started = time.perf_counter()
 
 
+# Where the dispatch machinery runs: the package, Django's dispatcher, and
+# what runs async receivers (asyncio, asgiref, thread pools).
+_DISPATCH_CODE = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.abspath(dispatcher.__file__),
+    os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(concurrent.futures.__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(asgiref.__file__)) + os.sep,
+)
+
+
+def entered_a_receiver(traceback: TracebackType | None) -> bool:
+    """Whether an error that ended a dispatch came from a receiver's code
+    (else Django raised before calling one: a bad argument, an unhashable
+    sender). Looks at the first frames past the dispatch machinery only."""
+    for _ in range(20):
+        if traceback is None:
+            return False
+        path = traceback.tb_frame.f_code.co_filename
+        if not os.path.abspath(path).startswith(_DISPATCH_CODE):
+            return True
+        traceback = traceback.tb_next
+    return True
+
+
 def _nobody_listens(signal: Signal, sender: Any) -> bool:
     """Django's own test for a dispatch that calls no receiver."""
     if not signal.receivers:
@@ -426,8 +455,10 @@ class Recorder:
     ) -> None:
         """Account for a dispatch that ran without being stored.
 
-        ``responses`` is what Django returned, or None if the dispatch raised.
-        Never raises: it runs between Django's send and its caller.
+        ``responses`` is what Django returned, or None if the dispatch raised
+        (then called while the error is handled: its traceback tells whether
+        a receiver ran). Never raises: it runs between Django's send and its
+        caller.
         """
         try:
             duration = (time.perf_counter() - started) * 1000
@@ -439,6 +470,8 @@ class Recorder:
                 if responses is None:
                     row.not_stored += 1
                     row.errors += 1
+                    if entered_a_receiver(sys.exc_info()[2]):
+                        row.receivers_run += 1
                 else:
                     row.silent += 1
                 return

@@ -370,3 +370,26 @@ def test_the_signal_name_scan_does_not_load_lazy_modules(tmp_path: Any) -> None:
         assert recording.events[0].receivers[0].name.endswith("first")
     finally:
         del sys.modules["lazily_loaded_plugin"]
+
+
+def raises(sender: Any, **kwargs: Any) -> None:
+    raise ValueError("from the receiver")
+
+
+@pytest.mark.parametrize("method", ["send", "asend"])
+def test_a_counted_dispatch_that_raised_counts_a_receiver_run_only_if_one_ran(
+    method: str,
+) -> None:
+    signal = Signal()
+    signal.connect(raises, weak=False)
+    # Past the cap (one stored per signal and sender), dispatches are counted.
+    with signals_panel.record({"MAX_EVENTS_PER_SENDER": 1}) as recording:
+        for named in ({}, {}, {"signal": "forged"}):
+            with pytest.raises((ValueError, TypeError)):
+                result = getattr(signal, method)(sender=None, **named)
+                if method == "asend":
+                    asyncio.run(_awaited(result))
+    (row,) = recording.to_dict()["signals"]
+    # The stored one and the counted one ran their receiver; the forged
+    # argument failed in Django's call, before it.
+    assert (row["dispatches"], row["errors"], row["receivers_run"]) == (3, 3, 2)
