@@ -1093,6 +1093,12 @@ class Recording:
             # inactive, which is what matters.
             with contextlib.suppress(ValueError):
                 current_scope.reset(token)
+            # Stopped after the recording it was started in (a block left
+            # open past its request): not that one's stopped scope again,
+            # which would keep its recorder alive in this context.
+            restored = current_scope.get()
+            if restored is not None and not restored.recorder.active:
+                current_scope.set(None)
 
     def __enter__(self) -> Recording:
         self.start()

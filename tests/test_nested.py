@@ -178,3 +178,15 @@ def test_writes_of_models_sharing_a_table_come_along() -> None:
         ("testapp.Folder", str(folder.pk)),
         ("testapp.Folder", str(folder.pk)),
     ]
+
+
+def test_a_block_stopped_after_its_outer_recording_leaves_no_stopped_scope() -> None:
+    from signals_panel.recorder import current_scope
+
+    outer = signals_panel.record()
+    inner = signals_panel.record()
+    outer.start()
+    inner.start()
+    outer.stop()  # the request ended with the block still open
+    inner.stop()
+    assert current_scope.get() is None
