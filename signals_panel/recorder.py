@@ -884,15 +884,13 @@ class Recorder:
             self._absorb_writes(inner, new_ids)
         self.internal_errors += inner.internal_errors
         for bypass in inner.bypasses[: MAX_BYPASSES - len(self.bypasses)]:
+            # Inside the event it ran in, or where that one's children went.
             inside = bypass["inside"]
-            self.bypasses.append(
-                {
-                    **bypass,
-                    "inside": new_ids.get(inside, top[0])
-                    if inside is not None
-                    else top[0],
-                }
-            )
+            if inside in new_ids:
+                inside = new_ids[inside]
+            else:
+                inside = places.get(inside, top)[0]
+            self.bypasses.append({**bypass, "inside": inside})
 
     def _absorbed_row(self, inner: SummaryRow) -> SummaryRow:
         """This recording's row for ``inner``'s (signal, sender), its counts
