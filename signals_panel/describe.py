@@ -354,8 +354,10 @@ def primary_key(instance: Any, attname: str) -> Any:
     return instance.pk if pk is _MISSING else pk
 
 
-def describe_target(instance: Any) -> dict[str, str | None] | None:
-    """The row a model signal is about, for display and for detectors."""
+def describe_target(instance: Any, using: Any = None) -> dict[str, str | None] | None:
+    """The row a model signal is about, for display and for detectors;
+    ``using``: the signal's database alias (``pre_save`` of
+    ``save(using="other")`` still has the instance's ``_state.db``)."""
     facts = model_facts(type(instance))
     if facts is None:
         return None
@@ -364,7 +366,7 @@ def describe_target(instance: Any) -> dict[str, str | None] | None:
         "model": facts.label,
         "concrete_model": facts.concrete_label,
         "pk": None if pk is None else pk_text(pk),
-        "db": instance._state.db,
+        "db": using if type(using) is str else instance._state.db,
         # Ties pre_save of an unsaved object to its post_save (pk None then).
         "object": hex(id(instance)),
     }

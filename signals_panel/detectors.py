@@ -12,6 +12,7 @@ object that has no primary key yet (``pre_save`` of a new row) by its
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ FAMILIES = {
     "django.db.models.signals.post_delete": "delete",
     "django.db.models.signals.m2m_changed": "m2m",
 }
+# What code does to send a family's signals, as a chain's steps say it.
+ACTIONS = {"save": "save()", "delete": "delete()", "m2m": "change"}
 ROBUST_METHODS = ("send_robust", "asend_robust")
 MAX_EVENT_IDS = 50
 # The sender of the summary row that counts a signal's senders past the
@@ -137,9 +140,10 @@ def object_key(event: dict[str, Any]) -> tuple[str, ...] | None:
     target = event.get("target")
     if family is None or not target or not target.get("object"):
         return None
+    # The same object written to another database is another row.
     if family == "m2m":
-        return (family, event["sender"], target["object"])
-    return (family, target["object"])
+        return (family, event["sender"], target["object"], target["db"])
+    return (family, target["object"], target["db"])
 
 
 @dataclass
@@ -404,7 +408,6 @@ def _chain_steps(chain: _Chain, by_id: dict[int, dict[str, Any]]) -> list[str]:
     while path[-1]["id"] != chain.root["id"] and path[-1]["parent"] in by_id:
         path.append(by_id[path[-1]["parent"]])
     path.reverse()
-    action = {"save": "save()", "delete": "delete()", "m2m": "change"}[chain.family]
     steps: list[str] = []
     for event, child in zip(path, [*path[1:], None], strict=True):
         steps.append(f"{event['signal_name']} {_row_label(event)}")
@@ -414,6 +417,9 @@ def _chain_steps(chain: _Chain, by_id: dict[int, dict[str, Any]]) -> list[str]:
         if index is not None and 0 <= index < len(event["receivers"]):
             call = event["receivers"][index]
             steps.append(f"{call['name']} ({call['where']})")
+        # What the receiver did that sent the next signal.
+        family = FAMILIES.get(child["signal"])
+        action = ACTIONS[family] if family else f"{child['signal_name']}.send()"
         site = child.get("sent_from")
         steps.append(f"{action} at {site}" if site else action)
     return steps
@@ -423,6 +429,23 @@ def _chain_steps(chain: _Chain, by_id: dict[int, dict[str, Any]]) -> list[str]:
 # repeated_save
 
 
+@functools.lru_cache(maxsize=256)
+def _saved_by_django(label: str) -> bool:
+    """Rows Django's own machinery writes as it needs: sessions (a login
+    creates the row, the session middleware saves it again)."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        return False
+    return any(
+        klass.__name__ == "AbstractBaseSession"
+        and klass.__module__.startswith("django.contrib.sessions.")
+        for klass in model.__mro__
+    )
+
+
 def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
     by_row: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for write in analysis.stats.get("writes", []):
@@ -430,7 +453,7 @@ def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
             continue
         by_row[(write["model"], write["db"], write["pk"])].append(write)
     for (model, _db, pk), writes in by_row.items():
-        if len(writes) < 2:
+        if len(writes) < 2 or _saved_by_django(model):
             continue
         # No site: send sites are off, or the write came past its row's cap
         # and was the first of this row (README, "What is recorded").
@@ -456,13 +479,20 @@ def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
     grouped: dict[tuple[bool, str, str | None], list[tuple[dict[str, Any], str]]] = (
         defaultdict(list)
     )
+    # A receiver's error that came out of a dispatch it sent is that
+    # dispatch's receiver's: reported there, not again for each receiver it
+    # passed through.
+    passed_on = {
+        (event["parent"], event["parent_receiver"], event["error"])
+        for event in analysis.events
+        if event.get("error") and event["parent"] is not None
+    }
     for event in analysis.events:
         robust = event["method"] in ROBUST_METHODS
-        for call in event["receivers"]:
-            if call.get("error"):
-                grouped[(robust, call["name"], call["where"])].append(
-                    (event, call["error"])
-                )
+        for index, call in enumerate(event["receivers"]):
+            error = call.get("error")
+            if error and (event["id"], index, error) not in passed_on:
+                grouped[(robust, call["name"], call["where"])].append((event, error))
     for (robust, name, where), failures in grouped.items():
         event, error = failures[0]
         times = f" ({len(failures)} times)" if len(failures) > 1 else ""
@@ -595,21 +625,17 @@ def detect_bypassed_signals(analysis: Analysis) -> Iterator[Finding]:
 def _inside_own_save_receiver(
     bypass: dict[str, Any], by_id: dict[int, dict[str, Any]]
 ) -> bool:
-    """An update() from a save receiver of the same model: the advised fix."""
-    event_id = bypass.get("inside")
-    while event_id is not None:
-        event = by_id.get(event_id)
-        if event is None:
-            return False
-        target = event.get("target")
-        if (
-            FAMILIES.get(event["signal"]) == "save"
-            and target
-            and target["concrete_model"] == bypass["concrete_model"]
-        ):
-            return True
-        event_id = event["parent"]
-    return False
+    """An update() made by a save receiver of the same model (the advised fix
+    for a double save), not one made further down, nor a bulk create."""
+    event = by_id.get(bypass.get("inside"))  # type: ignore[arg-type]
+    if bypass["operation"] != "update" or event is None:
+        return False
+    target = event.get("target")
+    return bool(
+        FAMILIES.get(event["signal"]) == "save"
+        and target
+        and target["concrete_model"] == bypass["concrete_model"]
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -298,7 +298,7 @@ def _nobody_listens(signal: Signal, sender: Any) -> bool:
 
 
 def _same_row(one: dict[str, Any], other: dict[str, Any]) -> bool:
-    if one["object"] == other["object"]:
+    if one["object"] == other["object"] and one["db"] == other["db"]:
         return True
     return one["pk"] is not None and (
         one["concrete_model"],
@@ -579,7 +579,9 @@ class Recorder:
         if len(self.bypasses) >= MAX_BYPASSES:
             return
         meta = model._meta  # type: ignore[attr-defined]
-        if meta.label.startswith(self.ignore_senders):
+        # An auto-created m2m table's rows never send pre_save/post_save
+        # (m2m_changed tells of them): nothing is bypassed.
+        if meta.auto_created or meta.label.startswith(self.ignore_senders):
             return
         site = locator.send_site(sys._getframe()) if self.capture_site else []
         receivers = dict(describe_callable(receiver) for receiver in skipped)
@@ -645,7 +647,7 @@ class Recorder:
 
     def _check_recursion(self, named: dict[str, Any], scope: Scope) -> None:
         """Raise SignalRecursionError when this save is too many levels deep."""
-        target = describe_target(named.get("instance"))
+        target = describe_target(named.get("instance"), named.get("using"))
         if target is None:
             return
         chain: list[str] = []
@@ -747,7 +749,11 @@ class Recorder:
     def _open_event(self, dispatch: Dispatch, calls: list[ReceiverCall]) -> Event:
         named = dispatch.named or {}
         instance = named.get("instance")
-        target = describe_target(instance) if instance is not None else None
+        target = (
+            describe_target(instance, named.get("using"))
+            if instance is not None
+            else None
+        )
         kwargs = describe_kwargs(
             named, "instance" if target is not None else None, self.value_limit
         )

@@ -1,0 +1,157 @@
+"""Detectors on patterns of real projects: what Django does on its own is
+not the user's hazard, and each finding points at what to change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from django.db.models.signals import m2m_changed, post_save
+
+import signals_panel
+from signals_panel.describe import describe_target
+from signals_panel.detectors import find_hazards
+from tests.testapp.models import Author, BlogPost, Book, Category
+from tests.toolbar import connected
+
+pytestmark = pytest.mark.django_db
+
+
+def noop(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+def kinds(recording: Any) -> list[str]:
+    return [finding.kind for finding in recording.findings]
+
+
+def test_a_session_saved_twice_by_djangos_own_code_is_not_flagged() -> None:
+    # A login cycles the session key (the row is created), then the session
+    # middleware saves the session again at the end of the response.
+    with connected(post_save, noop), signals_panel.record() as recording:
+        session = SessionStore()
+        session["user"] = 1
+        session.save()
+        session["seen"] = True
+        session.save()
+    assert len(recording.to_dict()["writes"]) == 2
+    assert kinds(recording) == []
+
+
+def saves_again(sender: Any, instance: BlogPost, created: bool, **kwargs: Any) -> None:
+    if created:
+        instance.save()
+
+
+def test_the_same_object_written_to_another_database_is_another_row() -> None:
+    author = get_user_model().objects.create(username="ada")
+    with (
+        connected(post_save, saves_again, sender=BlogPost),
+        signals_panel.record() as r,
+    ):
+        BlogPost.objects.create(title="t", author=author)
+    stats = r.to_dict()
+    assert [f.kind for f in find_hazards(stats)] == ["double_save"]
+    # The nested save went to a replica (``instance.save(using="other")``).
+    for event in stats["events"][1:]:
+        event["target"]["db"] = "other"
+    assert find_hazards(stats) == []
+    post = BlogPost.objects.get()
+    assert describe_target(post, "other")["db"] == "other"  # type: ignore[index]
+
+
+def propagates(sender: Any, instance: Book, **kwargs: Any) -> None:
+    instance.author.save()
+
+
+def breaks(sender: Any, **kwargs: Any) -> None:
+    raise ValueError("author receiver broke")
+
+
+def test_an_error_passed_up_through_a_receiver_is_reported_once() -> None:
+    author = Author.objects.create(name="a")
+    with (
+        connected(post_save, propagates, sender=Book),
+        connected(post_save, breaks, sender=Author),
+        signals_panel.record() as recording,
+        pytest.raises(ValueError),
+    ):
+        Book.objects.create(author=author, title="b")
+    (finding,) = recording.findings
+    assert finding.kind == "receiver_error"
+    assert finding.receiver == "tests.test_detector_edges.breaks"
+
+
+def tag_on_create(
+    sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+) -> None:
+    if created:
+        instance.liked.add(get_user_model().objects.get(username="ada"))
+
+
+def save_on_like(sender: Any, instance: BlogPost, action: str, **kwargs: Any) -> None:
+    if action == "post_add":
+        instance.save()
+
+
+def test_a_chain_says_what_each_step_did() -> None:
+    author = get_user_model().objects.create(username="ada")
+    with (
+        connected(post_save, tag_on_create, sender=BlogPost),
+        connected(m2m_changed, save_on_like, sender=BlogPost.liked.through),
+        signals_panel.record() as recording,
+    ):
+        BlogPost.objects.create(title="t", author=author)
+    finding = next(f for f in recording.findings if f.chain)
+    steps = [step.split(" at ")[0] for step in finding.chain]
+    assert "change" in steps and "save()" in steps
+    assert steps.index("change") < steps.index("save()")
+
+
+def test_an_m2m_add_with_a_receiver_for_every_model_bypasses_nothing() -> None:
+    author = get_user_model().objects.create(username="ada")
+    post = BlogPost.objects.create(title="t", author=author)
+    with connected(post_save, noop), signals_panel.record() as recording:
+        post.liked.add(author)
+    assert kinds(recording) == []
+
+
+def updates_other_books(sender: Any, instance: Author, **kwargs: Any) -> None:
+    instance.book_set.update(author_name=instance.name)
+
+
+def saves_author(sender: Any, instance: Book, **kwargs: Any) -> None:
+    instance.author.save()
+
+
+def count_book(sender: Any, **kwargs: Any) -> None:
+    pass
+
+
+def test_an_update_from_another_models_receiver_is_a_bypass_even_in_a_save() -> None:
+    author = Author.objects.create(name="a")
+    Book.objects.create(author=author, title="old")
+    with (
+        connected(post_save, saves_author, sender=Book),
+        connected(post_save, updates_other_books, sender=Author),
+        connected(post_save, count_book, sender=Book),
+        signals_panel.record() as recording,
+    ):
+        Book.objects.create(author=author, title="new")
+    assert "signals_bypassed" in kinds(recording)
+
+
+def creates_children(sender: Any, instance: Category, created: bool, **kw: Any) -> None:
+    if created and instance.parent is None:
+        Category.objects.bulk_create([Category(name="c", parent=instance)])
+
+
+def test_a_bulk_create_from_a_receiver_of_its_own_model_is_a_bypass() -> None:
+    with (
+        connected(post_save, creates_children, sender=Category),
+        signals_panel.record() as recording,
+    ):
+        Category.objects.create(name="root")
+    assert kinds(recording) == ["signals_bypassed"]
