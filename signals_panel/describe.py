@@ -713,7 +713,10 @@ def describe_callable(func: Any) -> tuple[str, str | None]:
     callable objects (their class's ``__call__``) and decorated functions
     (``__wrapped__`` is followed for the location).
     """
-    key = getattr(func, "__func__", func)
+    try:
+        key = getattr(func, "__func__", func)
+    except Exception:  # a __getattr__ that raises other than AttributeError
+        key = func
     cached = _cached(_callable_cache, key)
     if cached is not None:
         return cached
@@ -737,7 +740,10 @@ def _describe_callable(func: Any) -> tuple[str, str | None]:
     if is_class(func):  # a class as receiver: each dispatch makes an instance
         return _type_name(func), _where(getattr(func, "__init__", None))
     cls = type(func)
-    own_name = getattr(func, "__qualname__", None)
+    try:
+        own_name = getattr(func, "__qualname__", None)
+    except Exception:  # a __getattr__ that raises other than AttributeError
+        own_name = None
     if type(own_name) is str and own_name != _qualname_of(cls):
         # A function of another kind (compiled by Cython, say): its own name.
         return _qualified_name(func), _where(func)

@@ -643,6 +643,7 @@ class _Scoped:
         steps = _awaited(self.awaitable).__await__()
         value: Any = None
         error: BaseException | None = None
+        closed = False  # by whoever awaits it, not by the receiver
         try:
             while True:
                 token = current_scope.set(scope)
@@ -658,14 +659,14 @@ class _Scoped:
                 try:
                     value, error = (yield yielded), None
                 except GeneratorExit:
+                    closed = True
                     steps.close()
                     raise
                 except BaseException as thrown:
                     value, error = None, thrown
-        except GeneratorExit:
-            raise
         except BaseException as failure:
-            _failed(call, failure)
+            if not closed:
+                _failed(call, failure)
             raise
         finally:
             call.duration_ms = (perf_counter() - self.started) * 1000

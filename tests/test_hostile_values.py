@@ -4,6 +4,7 @@ runs none of the user's code and loses no event."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -276,3 +277,56 @@ def test_a_signal_whose_class_cannot_be_hashed(method: str) -> None:
     with signals_panel.record():
         recorded = [response for _, response in getattr(signal, method)(sender=None)]
     assert plain == recorded == [None, "later"]
+
+
+class ArmedConfig:
+    """A callable whose ``__getattr__`` raises ``KeyError`` once armed
+    (Django's ``connect()`` itself rejects it before that)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+        self._armed = False
+
+    def __getattr__(self, name: str) -> Any:
+        if not self.__dict__.get("_armed"):
+            raise AttributeError(name)
+        return self._data[name]
+
+    def __call__(self, sender: Any, **kwargs: Any) -> str:
+        return "ran"
+
+
+def test_a_receiver_whose_getattr_raises_keeps_its_events() -> None:
+    signal = Signal()
+    receiver = ArmedConfig()
+    signal.connect(receiver, weak=False, dispatch_uid="config")
+    receiver._armed = True
+    with signals_panel.record() as recording:
+        assert signal.send(sender=None) == [(receiver, "ran")]
+    assert len(recording.events) == 1
+    assert recording.events[0].receivers[0].name == (
+        "tests.test_hostile_values.ArmedConfig"
+    )
+    assert recording.summary["internal_errors"] == 0
+
+
+@pytest.mark.parametrize("method", ["asend", "asend_robust"])
+def test_an_async_receiver_raising_generator_exit_is_recorded(method: str) -> None:
+    import asyncio
+
+    async def stops(sender: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0)
+        raise GeneratorExit("stopped")
+
+    signal = Signal()
+    signal.connect(stops, weak=False)
+
+    async def main() -> Any:
+        async with signals_panel.record() as recording:
+            with contextlib.suppress(GeneratorExit):
+                await getattr(signal, method)(sender=None)
+        return recording
+
+    recording = asyncio.run(main())
+    call = recording.events[0].receivers[0]
+    assert call.error == "GeneratorExit: stopped"
