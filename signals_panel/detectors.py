@@ -642,26 +642,30 @@ def _inside_own_save_receiver(
 # truncated
 
 
+def _truncated(counts: dict[str, Any]) -> int:
+    """Dispatches with receivers a cap kept out of the timeline (stats rows
+    and summaries of older versions have no "unstorable")."""
+    return int(counts.get("not_stored", 0)) - int(counts.get("unstorable", 0))
+
+
 def detect_truncation(analysis: Analysis) -> Iterator[Finding]:
     stats = analysis.stats
     summary = stats.get("summary", {})
-    not_stored = summary.get("not_stored", 0)
-    if not not_stored:
+    truncated = _truncated(summary)
+    if truncated <= 0:
         return
     limits = stats.get("limits", {})
-    busiest = max(
-        stats.get("signals", []), key=lambda row: row["not_stored"], default=None
-    )
+    busiest = max(stats.get("signals", []), key=_truncated, default=None)
     top = (
         f" (most from {busiest['signal_name']} of {busiest['sender']}: "
-        f"{busiest['not_stored']})"
-        if busiest and busiest["not_stored"]
+        f"{_truncated(busiest)})"
+        if busiest and _truncated(busiest) > 0
         else ""
     )
     yield Finding(
         "truncated",
         "info",
-        f"{not_stored} of {summary.get('dispatches', 0)} dispatches were counted "
+        f"{truncated} of {summary.get('dispatches', 0)} dispatches were counted "
         f"but not stored{top}.",
         f"Raise SIGNALS_PANEL['MAX_EVENTS'] (now {limits.get('max_events')}) or "
         f"['MAX_EVENTS_PER_SENDER'] (now {limits.get('max_events_per_sender')}) to "

@@ -334,12 +334,13 @@ def _send_counted(
     counted, not stored: for a Signal subclass whose own code would be handed
     the wrappers (see ``_may_wrap()``)."""
     recorder, robust = dispatch.scope.recorder, dispatch.method.endswith("robust")
+    row, scope, started = dispatch.row, dispatch.scope, dispatch.started
     try:
         responses = original(signal, sender, **named)
     except BaseException:
-        recorder.counted(dispatch.row, dispatch.scope, dispatch.started, None, robust)
+        recorder.counted(row, scope, started, None, robust, unstorable=True)
         raise
-    recorder.counted(dispatch.row, dispatch.scope, dispatch.started, responses, robust)
+    recorder.counted(row, scope, started, responses, robust, unstorable=True)
     return responses
 
 
@@ -394,12 +395,13 @@ def _async_sender(original: Callable[..., Any], method: str) -> Callable[..., An
                 started = perf_counter()
             else:  # as _send_counted()
                 started = dispatch.started
+            unstorable = dispatch is not None
             try:
                 responses = await original(self, sender, **named)
             except BaseException:
-                recorder.counted(row, scope, started, None, robust)
+                recorder.counted(row, scope, started, None, robust, unstorable)
                 raise
-            recorder.counted(row, scope, started, responses, robust)
+            recorder.counted(row, scope, started, responses, robust, unstorable)
             return responses
         token = _pending.set(dispatch)
         try:

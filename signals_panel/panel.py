@@ -163,6 +163,12 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
         "signals": stats.get("signals", []),
         "summary": summary,
         "limits": stats.get("limits", {}),
+        # Of the dispatches not stored, those a cap kept out and those no
+        # setting would store (stats of older versions have neither key).
+        "truncated": summary.get(
+            "truncated", summary.get("not_stored", 0) - summary.get("unstorable", 0)
+        ),
+        "unstorable": summary.get("unstorable", 0),
         "connected": connected,
         "signal_choices": sorted({e["signal_name"] for e in events}),
         "sender_choices": sorted({e["sender"] for e in events}),

@@ -174,6 +174,9 @@ class SummaryRow:
     errors: int = 0
     duration_ms: float = 0.0
     stored: int = 0
+    # Of not_stored: dispatches no cap kept out, stored by no setting (a
+    # Signal subclass's own receiver lookup, a ``signal=`` argument).
+    unstorable: int = 0
     # Past its cap (or the recording's): the patched send only counts it.
     count_only: bool = False
 
@@ -185,6 +188,7 @@ class SummaryRow:
             "dispatches": self.dispatches,
             "silent": self.silent,
             "not_stored": self.not_stored,
+            "unstorable": self.unstorable,
             "receivers_run": self.receivers_run,
             "errors": self.errors,
             "duration_ms": round(self.duration_ms, 3),
@@ -452,12 +456,14 @@ class Recorder:
         started: float,
         responses: list[tuple[Any, Any]] | None,
         robust: bool,
+        unstorable: bool = False,
     ) -> None:
         """Account for a dispatch that ran without being stored.
 
         ``responses`` is what Django returned, or None if the dispatch raised
         (then called while the error is handled: its traceback tells whether
-        a receiver ran). Never raises: it runs between Django's send and its
+        a receiver ran). ``unstorable``: no setting would have stored it (not
+        a cap's doing). Never raises: it runs between Django's send and its
         caller.
         """
         try:
@@ -469,6 +475,7 @@ class Recorder:
             if not responses:
                 if responses is None:
                     row.not_stored += 1
+                    row.unstorable += unstorable
                     row.errors += 1
                     if entered_a_receiver(sys.exc_info()[2]):
                         row.receivers_run += 1
@@ -476,6 +483,7 @@ class Recorder:
                     row.silent += 1
                 return
             row.not_stored += 1
+            row.unstorable += unstorable
             row.receivers_run += len(responses)
             if robust:
                 self.count_errors(row, responses)
@@ -622,6 +630,8 @@ class Recorder:
             if "signal" in named:
                 # Django's call of each receiver fails on it (two values for
                 # one argument): left to Django's own call, counted.
+                if not _nobody_listens(signal, sender):
+                    row.unstorable += 1
                 return None
             if self.raise_on_recursion:
                 if signal in SAVE_SIGNALS:
@@ -910,6 +920,7 @@ class Recorder:
         row.dispatches += inner.dispatches
         row.silent += inner.silent
         row.not_stored += inner.not_stored
+        row.unstorable += inner.unstorable
         row.receivers_run += inner.receivers_run
         row.errors += inner.errors
         row.duration_ms += inner.duration_ms
@@ -953,10 +964,15 @@ class Recorder:
             if event.parent is None
             for call in event.receivers
         ]
+        not_stored = sum(row.not_stored for row in rows)
+        unstorable = sum(row.unstorable for row in rows)
         return {
             "dispatches": sum(row.dispatches for row in rows),
             "stored": len(self.events),
-            "not_stored": sum(row.not_stored for row in rows),
+            "not_stored": not_stored,
+            # Of not_stored: what no cap kept out ("truncated": what caps did).
+            "unstorable": unstorable,
+            "truncated": not_stored - unstorable,
             "silent": sum(row.silent for row in rows),
             "receivers_run": sum(row.receivers_run for row in rows),
             "receiver_errors": sum(row.errors for row in rows),

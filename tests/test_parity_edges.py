@@ -97,7 +97,36 @@ def test_such_a_dispatch_is_counted_not_stored() -> None:
         signal.send_robust(sender=None)
     (row,) = recording.to_dict()["signals"]
     assert (row["dispatches"], row["receivers_run"], row["not_stored"]) == (1, 1, 1)
+    assert row["unstorable"] == 1
     assert recording.events == []
+
+
+@pytest.mark.parametrize("method", SEND_METHODS)
+def test_dispatches_no_setting_stores_are_not_called_truncated(method: str) -> None:
+    # No cap kept them out: the "raise the caps" advice would not help.
+    signal = PicksByIdentity()
+    signal.connect(first, weak=False)
+    with signals_panel.record() as recording:
+        dispatch(signal, method)
+        dispatch(signal, method)
+    summary = recording.summary
+    # send() runs the receivers itself (the subclass's lookup is only asked
+    # for them): stored. The others hand them to Django's loop: counted.
+    unstorable = 0 if method == "send" else 2
+    assert (summary["stored"], summary["unstorable"]) == (2 - unstorable, unstorable)
+    assert (summary["not_stored"], summary["truncated"]) == (unstorable, 0)
+    assert [f.kind for f in recording.findings] == []
+
+
+def test_a_signal_keyword_argument_is_unstorable_not_truncated() -> None:
+    signal = Signal()
+    signal.connect(first, weak=False)
+    with signals_panel.record() as recording:
+        signal.send_robust(sender=None, signal="forged")
+        with pytest.raises(TypeError):
+            signal.send(sender=None, signal="forged")
+    assert (recording.summary["unstorable"], recording.summary["truncated"]) == (2, 0)
+    assert "truncated" not in [f.kind for f in recording.findings]
 
 
 class LogsByIdentity(Signal):

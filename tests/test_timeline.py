@@ -121,3 +121,48 @@ def test_a_group_row_names_its_parent_so_folding_the_parent_hides_it() -> None:
     group = rendered(recording).select_one("tr.djsp-group")
     assert group is not None
     assert group["data-djsp-parent"] == "0"
+
+
+class OwnLookup(Signal):
+    """A signal class with its own receiver lookup: its dispatches through
+    Django's loop are counted, never stored."""
+
+    def _live_receivers(self, sender: Any) -> Any:
+        return super()._live_receivers(sender)
+
+
+def test_dispatches_no_setting_stores_get_their_own_note_not_truncated() -> None:
+    from django.template.loader import render_to_string
+
+    signal = OwnLookup()
+    with connected(signal, noop), signals_panel.record() as recording:
+        for _ in range(3):
+            signal.send_robust(sender=None)
+    html = render_to_string(
+        "signals_panel/panel.html", build_context(recording.to_dict())
+    )
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.select_one(".djsp-truncated") is None
+    note = soup.select_one(".djsp-unstorable")
+    assert note is not None and note["data-djsp-unstorable"] == "3"
+    assert " ".join(note.get_text().split()).startswith(
+        "3 dispatches with receivers were counted but cannot be shown: their "
+        "signal class has its own _live_receivers()"
+    )
+
+
+def test_stats_of_an_older_version_still_show_their_truncated_note() -> None:
+    from django.template.loader import render_to_string
+
+    with (
+        connected(sent, noop),
+        signals_panel.record({"MAX_EVENTS_PER_SENDER": 1}) as recording,
+    ):
+        for _ in range(3):
+            sent.send(sender=None)
+    stats = recording.to_dict()
+    for key in ("truncated", "unstorable"):
+        del stats["summary"][key]
+    html = render_to_string("signals_panel/panel.html", build_context(stats))
+    note = BeautifulSoup(html, "html.parser").select_one(".djsp-truncated")
+    assert note is not None and note["data-djsp-truncated"] == "2"
