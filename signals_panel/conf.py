@@ -75,8 +75,9 @@ OPTIONS: dict[str, Option] = {
         ("debug_toolbar.",),
         (list, tuple),
         help=(
-            "Receiver name prefixes: a dispatch whose receivers all match is counted "
-            "but not shown (the toolbar's own listeners)."
+            "Receiver name prefixes left out of the panel (the toolbar's own "
+            "listeners): a dispatch whose receivers all match is counted but not "
+            "shown; one with other receivers too is shown with those only."
         ),
     ),
     "IGNORE_SENDERS": Option(

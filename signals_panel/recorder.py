@@ -958,11 +958,13 @@ class Recorder:
         rows = self.rows.values()
         # Receivers of dispatches not sent from a receiver: their time and
         # queries include everything nested, so this does not count twice.
+        ignored = self.ignore_receivers
         outer = [
             call
             for event in self.events
             if event.parent is None
             for call in event.receivers
+            if not call.name.startswith(ignored)
         ]
         not_stored = sum(row.not_stored for row in rows)
         unstorable = sum(row.unstorable for row in rows)
@@ -990,9 +992,11 @@ class Recorder:
             self.rows.values(),
             key=lambda row: (-row.dispatches, row.signal, row.sender),
         )
+        events = [event.to_dict() for event in self.events]
+        _leave_out_ignored_receivers(events, self.ignore_receivers)
         return {
             "version": STATS_VERSION,
-            "events": [event.to_dict() for event in self.events],
+            "events": events,
             "signals": [row.to_dict() for row in rows],
             "writes": [
                 {
@@ -1011,6 +1015,36 @@ class Recorder:
                 "max_events_per_sender": self.max_per_sender,
             },
         }
+
+
+def _leave_out_ignored_receivers(
+    events: list[dict[str, Any]], ignored: tuple[str, ...]
+) -> None:
+    """Take the receivers named by ``IGNORE_RECEIVERS`` (the toolbar's own)
+    out of the events' receiver lists, where a user's receiver of the same
+    dispatch got them stored; the children's ``parent_receiver`` follow."""
+    if not ignored:
+        return
+    # Event id -> new index of each old one (None: left out). A parent comes
+    # before its children.
+    moved: dict[int, list[int | None]] = {}
+    for data in events:
+        parent = data["parent"]
+        if parent in moved and data["parent_receiver"] is not None:
+            data["parent_receiver"] = moved[parent][data["parent_receiver"]]
+        receivers = data["receivers"]
+        if not any(call["name"].startswith(ignored) for call in receivers):
+            continue
+        kept: list[dict[str, Any]] = []
+        indexes: list[int | None] = []
+        for call in receivers:
+            if call["name"].startswith(ignored):
+                indexes.append(None)
+            else:
+                indexes.append(len(kept))
+                kept.append(call)
+        data["receivers"] = kept
+        moved[data["id"]] = indexes
 
 
 class Recording:

@@ -13,6 +13,7 @@ from asgiref.sync import async_to_sync
 from bs4 import BeautifulSoup
 from django.db.models.signals import post_init, post_save, pre_save
 from django.test import AsyncClient, Client, override_settings
+from django.test.signals import template_rendered
 
 from signals_panel.panel import subtitle as subtitle_of
 from tests.testapp.models import BlogPost
@@ -177,6 +178,22 @@ def test_the_toolbars_own_work_is_not_recorded(
         "post_save",
         "order_paid",
     ]
+
+
+def test_a_dispatch_the_toolbar_also_listens_to_lists_only_the_users_receivers(
+    toolbar_get: Callable[..., ToolbarPage],
+) -> None:
+    # The templates panel listens to template_rendered: with a receiver of
+    # the user's on it too, the dispatch is shown, without the toolbar's.
+    with connected(template_rendered, noop):
+        page = toolbar_get("/rendered/")
+    stats = page.stats()
+    (event,) = [e for e in stats["events"] if e["signal_name"] == "template_rendered"]
+    names = [call["name"] for call in event["receivers"]]
+    assert f"{__name__}.noop" in names
+    assert not any(name.startswith("debug_toolbar.") for name in names)
+    (row,) = event_rows(page.panel_html())
+    assert "debug_toolbar" not in row.get_text()
 
 
 def test_rendering_the_panel_runs_no_sql(

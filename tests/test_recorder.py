@@ -920,3 +920,35 @@ def test_dispatches_only_the_toolbar_listens_to_are_counted_not_shown() -> None:
         "debug_toolbar.panels.templates.panel.test_dispatches_only_the_toolbar_listens_to_are_counted_not_shown.<locals>.toolbar_listener",
         "tests.test_recorder.noop",
     ]
+
+
+outer_signal = Signal()
+inner_signal = Signal()
+
+
+def hidden_listener(sender: Any, **kwargs: Any) -> None:
+    inner_signal.send(sender="from hidden")
+
+
+def shown_listener(sender: Any, **kwargs: Any) -> None:
+    inner_signal.send(sender="from shown")
+
+
+def test_ignored_receivers_are_left_out_of_a_shown_dispatch_children_follow() -> None:
+    config = {"IGNORE_RECEIVERS": [f"{__name__}.hidden_"]}
+    with (
+        connected(outer_signal, hidden_listener),
+        connected(outer_signal, shown_listener),
+        connected(inner_signal, noop),
+        signals_panel.record(config) as recording,
+    ):
+        outer_signal.send(sender=None)
+    outer, *children = recording.to_dict()["events"]
+    assert [call["name"] for call in outer["receivers"]] == [
+        f"{__name__}.shown_listener"
+    ]
+    by_sender = {child["sender"]: child for child in children}
+    # The hidden receiver's child stays in the timeline, under the dispatch.
+    assert by_sender["'from hidden'"]["parent_receiver"] is None
+    assert by_sender["'from shown'"]["parent_receiver"] == 0
+    assert {child["parent"] for child in children} == {outer["id"]}

@@ -6,6 +6,7 @@ urlpatterns = [
     path("posts/create/", views.create_post, name="create_post"),
     path("fails/", views.fails, name="fails"),
     path("pay/", views.pay, name="pay"),
+    path("rendered/", views.rendered, name="rendered"),
     path("posts/<int:pk>/save/", views.resave_post, name="resave_post"),
     path("posts/list/", views.list_posts, name="list_posts"),
     path("posts/create-async/", views.create_post_async, name="create_post_async"),

@@ -24,6 +24,13 @@ def resave_post(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(PAGE.format(post.pk))
 
 
+def rendered(request: HttpRequest) -> HttpResponse:
+    from django.template import engines
+
+    body = engines["django"].from_string("{{ n }} rendered").render({"n": 1})
+    return HttpResponse(PAGE.format(body))
+
+
 def pay(request: HttpRequest) -> HttpResponse:
     order_paid.send(sender=None, note=request.GET.get("note", ""))
     return HttpResponse(PAGE.format("paid"))
