@@ -72,6 +72,11 @@ _pending: contextvars.ContextVar[Dispatch | None] = contextvars.ContextVar(
     "signals_panel_pending", default=None
 )
 # Set while a bulk operation runs: bulk_update() calls update() per batch.
+# (signal, its _live_receivers() result) the patched send found with async
+# receivers in it, for the method underneath to take instead of asking again.
+_found: contextvars.ContextVar[tuple[Signal, Any] | None] = contextvars.ContextVar(
+    "signals_panel_found", default=None
+)
 _in_bulk: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "signals_panel_in_bulk", default=False
 )
@@ -251,7 +256,10 @@ def _django_send(
     """
     receivers = _sync_receivers(signal, sender)
     if receivers is None:  # Django's own way of running async receivers
-        return original(signal, sender, **named)
+        try:
+            return original(signal, sender, **named)
+        finally:
+            _found.set(None)
     return _call_receivers(signal, sender, named, receivers)
 
 
@@ -295,7 +303,10 @@ def _send_stored(
         _end(recorder, dispatch, error)
         raise
     if receivers is None:  # async receivers: Django runs them, and it ends it
-        return _send_wrapped(signal, sender, named, dispatch, original)
+        try:
+            return _send_wrapped(signal, sender, named, dispatch, original)
+        finally:
+            _found.set(None)
     _end(recorder, dispatch)
     return responses
 
@@ -455,7 +466,13 @@ def _live_receivers_patch(original: Callable[..., Any], _: str) -> Callable[...,
     global _live_patch, _live_original
 
     def _live_receivers(self: Signal, sender: Any) -> Any:
-        result = original(self, sender)
+        found = _found.get()
+        if found is not None and found[0] is self:
+            # The patched send asked already, just before Django's send.
+            _found.set(None)
+            result = found[1]
+        else:
+            result = original(self, sender)
         dispatch = _pending.get()
         if dispatch is None or dispatch.signal is not self:
             return result
@@ -475,7 +492,11 @@ def _sync_receivers(signal: Signal, sender: Any) -> list[Any] | None:
     nobody listens to this sender; else ``_live_receivers(sender)``. When
     that would reach our patch (nothing pending for it to wrap), the method
     under it is called instead; another library's patch, or a subclass's
-    override, is called as is.
+    override, is called as is. Either way it is called once per dispatch,
+    as in Django: with async receivers found, the result is left for our
+    patch to hand Django's send (the caller clears it after); a subclass's
+    own lookup is not called here when some receiver connected to the signal
+    is async (Django's send calls it).
     """
     if not signal.receivers or (
         signal.sender_receivers_cache.get(sender) is NO_RECEIVERS
@@ -484,9 +505,16 @@ def _sync_receivers(signal: Signal, sender: Any) -> list[Any] | None:
     live = signal._live_receivers
     # Set while patched (this runs only then), so never None here.
     if getattr(live, "__func__", None) is _live_patch:
-        receivers, async_receivers = _live_original(signal, sender)
-    else:
-        receivers, async_receivers = live(sender)
+        found = _live_original(signal, sender)
+        receivers, async_receivers = found
+        if async_receivers:
+            _found.set((signal, found))
+            return None
+        return receivers
+    # The last item of Django's receiver entries says whether it is async.
+    if any(entry[-1] for entry in signal.receivers):
+        return None
+    receivers, async_receivers = live(sender)
     return None if async_receivers else receivers
 
 

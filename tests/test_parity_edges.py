@@ -5,6 +5,7 @@ and with a recording and compares what Django gives back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import importlib.util
@@ -422,3 +423,66 @@ def test_a_counted_dispatch_that_raised_counts_a_receiver_run_only_if_one_ran(
     # The stored one and the counted one ran their receiver; the forged
     # argument failed in Django's call, before it.
     assert (row["dispatches"], row["errors"], row["receivers_run"]) == (3, 3, 2)
+
+
+class CountsLookups(Signal):
+    """A subclass counting its own receiver lookups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    def _live_receivers(self, sender: Any) -> Any:
+        self.lookups += 1
+        return super()._live_receivers(sender)
+
+
+def _lookups_per_dispatch(signal: Any, method: str, counter: Callable[[], int]) -> Any:
+    """Receiver lookups of one dispatch, plain and recorded (stored, then past
+    the cap), with what the dispatch gave."""
+    found = []
+    for config in (None, {}, {"MAX_EVENTS_PER_SENDER": 1}):
+        recording = (
+            signals_panel.record(config)
+            if config is not None
+            else contextlib.nullcontext()
+        )
+        with recording:
+            for _ in range(2):  # past the cap: the second is counted only
+                before = counter()
+                result = outcome(lambda: dispatch(signal, method))
+                found.append((counter() - before, result))
+    return found
+
+
+@pytest.mark.parametrize("method", SEND_METHODS)
+def test_a_subclass_lookup_runs_once_per_dispatch_with_async_receivers(
+    method: str,
+) -> None:
+    signal = CountsLookups()
+    signal.connect(first, weak=False)
+    signal.connect(later, weak=False)
+    found = _lookups_per_dispatch(signal, method, lambda: signal.lookups)
+    assert {lookups for lookups, _ in found} == {1}
+    assert len({repr(result) for _, result in found}) == 1
+
+
+@pytest.mark.parametrize("method", SEND_METHODS)
+def test_the_lookup_underneath_runs_once_per_dispatch_with_async_receivers(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another library's patch of Signal._live_receivers, under the panel's.
+    calls = []
+    djangos = Signal._live_receivers
+
+    def counting(self: Signal, sender: Any) -> Any:
+        calls.append(sender)
+        return djangos(self, sender)
+
+    monkeypatch.setattr(Signal, "_live_receivers", counting)
+    signal = Signal()
+    signal.connect(first, weak=False)
+    signal.connect(later, weak=False)
+    found = _lookups_per_dispatch(signal, method, lambda: len(calls))
+    assert {lookups for lookups, _ in found} == {1}
+    assert len({repr(result) for _, result in found}) == 1
