@@ -25,7 +25,7 @@ import threading
 import types
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import asgiref.sync
@@ -134,6 +134,7 @@ def describe_kwargs(
 # are not called.
 _qualname_of = type.__dict__["__qualname__"].__get__
 _module_of = type.__dict__["__module__"].__get__
+_dict_of = type.__dict__["__dict__"].__get__
 
 
 def _type_name(cls: type) -> str:
@@ -787,6 +788,7 @@ class SignalNames:
         # where the signal allows it (the entry goes with it).
         self._names: dict[int, tuple[Any, str, str]] = {}
         self._scanned_modules = -1
+        self._scanned_classes = -1
         # Requests in several threads may ask at once: one scan at a time, and
         # a signal is only called anonymous once a finished scan missed it.
         self._lock = threading.Lock()
@@ -800,9 +802,15 @@ class SignalNames:
             if len(sys.modules) != self._scanned_modules:
                 self._scan()
             found = self._known(signal)
+            if found is None and len(sys.modules) != self._scanned_classes:
+                # Not module-level: maybe a class attribute (the toolbar's
+                # DebugToolbar._created). Looked for only when a signal is
+                # missed, being the slower scan.
+                self._scan_classes()
+                found = self._known(signal)
         if found is None:
-            # Not module-level (or not imported yet): a label, not cached, so
-            # a later scan can still find its name.
+            # Not module- or class-level (or not imported yet): a label, not
+            # cached, so a later scan can still find its name.
             found = (f"{_type_name(type(signal))} at {hex(id(signal))}", "signal")
         return found
 
@@ -827,15 +835,7 @@ class SignalNames:
     def _scan(self) -> None:
         candidates: dict[int, tuple[Signal, list[tuple[str, str]]]] = {}
         modules = list(sys.modules.items())
-        for module_name, module in modules:
-            try:
-                # Not getattr(): a lazily loaded module (importlib.util.
-                # LazyLoader) would be loaded by it, running its code.
-                namespace = object.__getattribute__(module, "__dict__")
-            except Exception:
-                continue
-            if type(namespace) is not dict:
-                continue
+        for module_name, namespace in _namespaces(modules):
             for attribute, value in list(namespace.items()):
                 # type(), not isinstance(): the latter evaluates lazy objects.
                 if issubclass(type(value), Signal):
@@ -853,6 +853,31 @@ class SignalNames:
             )
         self._scanned_modules = len(modules)
 
+    def _scan_classes(self) -> None:
+        """Name the signals held by classes of the loaded modules, each by
+        the module that defines the class: ``module.Class.attribute``."""
+        modules = list(sys.modules.items())
+        for module_name, namespace in _namespaces(modules):
+            for value in list(namespace.values()):
+                if not is_class(value):
+                    continue
+                try:
+                    # type's own getters: a metaclass's code is not run.
+                    if _module_of(value) != module_name:
+                        continue  # imported, not defined here
+                    qualname = _qualname_of(value)
+                    attributes = list(_dict_of(value).items())
+                except Exception:
+                    continue
+                for attribute, held in attributes:
+                    if issubclass(type(held), Signal) and id(held) not in self._names:
+                        self._names[id(held)] = (
+                            self._hold(id(held), held),
+                            f"{module_name}.{qualname}.{attribute}",
+                            attribute,
+                        )
+        self._scanned_classes = len(modules)
+
     def _hold(self, ident: int, signal: Signal) -> Any:
         names = self._names
 
@@ -863,6 +888,19 @@ class SignalNames:
             return weakref.ref(signal, forget)
         except TypeError:  # a Signal subclass with __slots__: held; it is a
             return signal  # module attribute, alive anyway
+
+
+def _namespaces(modules: list[tuple[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, ``__dict__``) of each module that has a plain one."""
+    for module_name, module in modules:
+        try:
+            # Not getattr(): a lazily loaded module (importlib.util.
+            # LazyLoader) would be loaded by it, running its code.
+            namespace = object.__getattribute__(module, "__dict__")
+        except Exception:
+            continue
+        if type(namespace) is dict:
+            yield module_name, namespace
 
 
 def _definition_rank(place: tuple[str, str]) -> tuple[int, int, str]:

@@ -24,7 +24,7 @@ from signals_panel.describe import (
     signal_names,
 )
 from tests.testapp.models import BlogPost
-from tests.testapp.signals import order_paid
+from tests.testapp.signals import Checkout, order_paid
 
 HERE = "tests/test_describe.py"
 
@@ -121,6 +121,19 @@ def test_module_level_signals_are_named_where_they_are_defined(
     signal: Signal, dotted: str
 ) -> None:
     assert signal_names.name(signal) == (dotted, dotted.rsplit(".", 1)[1])
+
+
+def test_signals_held_by_a_class_are_named_by_the_class() -> None:
+    from debug_toolbar.toolbar import DebugToolbar
+
+    assert signal_names.name(Checkout.refunded) == (
+        "tests.testapp.signals.Checkout.refunded",
+        "refunded",
+    )
+    # The toolbar's own: IGNORE_SIGNALS ("debug_toolbar.") covers it.
+    assert signal_names.name(DebugToolbar._created)[0] == (
+        "debug_toolbar.toolbar.DebugToolbar._created"
+    )
 
 
 def test_an_anonymous_signal_still_gets_a_stable_label() -> None:

@@ -14,3 +14,9 @@ async def on_probe(sender, **kwargs):  # type: ignore[no-untyped-def]
 
 
 probe.connect(on_probe, dispatch_uid="tests-probe")
+
+
+class Checkout:
+    """Signals kept on a class, as some libraries declare theirs."""
+
+    refunded = Signal()
