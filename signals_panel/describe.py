@@ -302,9 +302,11 @@ def tables_to_labels() -> dict[str, list[str]]:
     write it (models may share one)."""
     labels: dict[str, list[str]] = {}
     for _, facts in list(_model_cache.values()):
-        known = labels.setdefault(facts.table, [])
-        if facts.concrete_label not in known:
-            known.append(facts.concrete_label)
+        # A multi-table child's writes name its ancestors' tables too.
+        for table, label in facts.rows:
+            known = labels.setdefault(table, [])
+            if label not in known:
+                known.append(label)
     return labels
 
 
@@ -322,9 +324,10 @@ class ModelFacts(NamedTuple):
     label: str
     concrete_label: str
     pk_attname: str
-    # Which rows a write writes, with the database alias and primary key (a
-    # proxy shares its concrete model's table).
-    table: str
+    # (table, concrete label) of each row a save writes, with the database
+    # alias and its primary key value: its own table's (a proxy shares its
+    # concrete model's), then each multi-table-inheritance ancestor's.
+    rows: tuple[tuple[str, str], ...]
 
 
 def model_facts(cls: Any) -> ModelFacts | None:
@@ -342,10 +345,31 @@ def model_facts(cls: Any) -> ModelFacts | None:
     if meta is None or meta.abstract or meta.pk is None:
         return None
     facts = ModelFacts(
-        meta.label, meta.concrete_model._meta.label, meta.pk.attname, meta.db_table
+        meta.label,
+        meta.concrete_model._meta.label,
+        meta.pk.attname,
+        ((meta.db_table, meta.concrete_model._meta.label), *_parent_tables(meta)),
     )
     remember_weakly(_model_cache, cls, facts)
     return facts
+
+
+def _parent_tables(meta: Any) -> tuple[tuple[str, str], ...]:
+    """The ancestors' tables a save of the model also writes with its own
+    primary key value: followed up the chain of parent links that are
+    primary keys (Django's default ``<parent>_ptr``)."""
+    found: list[tuple[str, str]] = []
+    try:
+        while True:
+            link = meta.pk
+            parent = link.remote_field.model if link.remote_field else None
+            if parent is None or not link.remote_field.parent_link:
+                break
+            meta = parent._meta
+            found.append((meta.db_table, meta.concrete_model._meta.label))
+    except Exception:  # an unusual model: its own table only
+        return ()
+    return tuple(found)
 
 
 def primary_key(instance: Any, attname: str) -> Any:

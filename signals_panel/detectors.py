@@ -452,9 +452,16 @@ def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
         if write.get("event") in analysis.in_cycles:
             continue
         by_row[(write["model"], write["db"], write["pk"])].append(write)
+    # A multi-table child's saves write its ancestors' rows too: the same
+    # writes of the parent row are the child's finding, reported once.
+    reported: set[tuple[tuple[Any, Any], ...]] = set()
     for (model, _db, pk), writes in by_row.items():
         if len(writes) < 2 or _saved_by_django(model):
             continue
+        same_writes = tuple((write.get("event"), write.get("site")) for write in writes)
+        if same_writes in reported:
+            continue
+        reported.add(same_writes)
         # No site: send sites are off, or the write came past its row's cap
         # and was the first of this row (README, "What is recorded").
         sites = [write.get("site") or "a site not kept" for write in writes]

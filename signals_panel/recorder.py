@@ -527,24 +527,26 @@ class Recorder:
             pk = primary_key(instance, model.pk_attname)
             if pk is None:  # not saved: no row to name
                 return
-            written = (model.table, instance._state.db, pk)
+            db = instance._state.db
             rows = self._rows_written
-            try:
-                first = rows.get(written)
-            except TypeError:  # a primary key value that cannot be hashed
-                written = (written[0], written[1], str(written[2]))
-                first = rows.get(written)
-            if first is None:  # the row's first write: held aside
-                if len(rows) < MAX_WRITES:
-                    rows[written] = (
-                        self._origin(event, caller)
-                        if event is not None or not past_cap
-                        else _NO_ORIGIN
-                    )
-                return
-            if len(self.writes) < MAX_WRITES:
-                row = (model.concrete_label, written[1], pk_text(written[2]))
-                self._log_again(written, first, row, self._origin(event, caller))
+            # Its own table's row, then (a multi-table child) its ancestors'.
+            for table, label in model.rows:
+                written = (table, db, pk)
+                try:
+                    first = rows.get(written)
+                except TypeError:  # a primary key value that cannot be hashed
+                    written = (table, db, str(pk))
+                    first = rows.get(written)
+                if first is None:  # the row's first write: held aside
+                    if len(rows) < MAX_WRITES:
+                        rows[written] = (
+                            self._origin(event, caller)
+                            if event is not None or not past_cap
+                            else _NO_ORIGIN
+                        )
+                elif len(self.writes) < MAX_WRITES:
+                    row = (label, db, pk_text(written[2]))
+                    self._log_again(written, first, row, self._origin(event, caller))
         except Exception:
             self.internal_errors += 1
 

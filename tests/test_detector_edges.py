@@ -155,3 +155,36 @@ def test_a_bulk_create_from_a_receiver_of_its_own_model_is_a_bypass() -> None:
     ):
         Category.objects.create(name="root")
     assert kinds(recording) == ["signals_bypassed"]
+
+
+def repeated(recording: Any) -> list[str]:
+    return [f.message for f in recording.findings if f.kind == "repeated_save"]
+
+
+def test_a_parent_row_saved_directly_and_through_its_child_is_one_row() -> None:
+    from tests.testapp.models import Place, Restaurant
+
+    restaurant = Restaurant.objects.create(name="Chez", seats=4)
+    with connected(post_save, noop), signals_panel.record() as recording:
+        place = Place.objects.get(pk=restaurant.pk)
+        place.name = "Chez Ada"
+        place.save()
+        restaurant.seats = 6
+        restaurant.save()
+    (message,) = repeated(recording)
+    assert message.startswith(f"testapp.Place pk={restaurant.pk} was saved 2 times")
+
+
+def test_a_child_saved_twice_is_one_finding_not_one_per_table() -> None:
+    from tests.testapp.models import Restaurant
+
+    with connected(post_save, noop), signals_panel.record() as recording:
+        restaurant = Restaurant.objects.create(name="Chez", seats=4)
+        restaurant.save()
+    (message,) = repeated(recording)
+    assert message.startswith(f"testapp.Restaurant pk={restaurant.pk} was saved 2")
+    rows = {(w["model"], w["pk"]) for w in recording.to_dict()["writes"]}
+    assert rows == {
+        ("testapp.Restaurant", str(restaurant.pk)),
+        ("testapp.Place", str(restaurant.pk)),
+    }

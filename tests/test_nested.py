@@ -206,3 +206,17 @@ def test_a_recording_around_a_toolbar_request_leaves_out_the_toolbars_signals() 
     assert not any(signal.startswith("debug_toolbar.") for signal, _ in rows)
     assert not any(" at 0x" in signal for signal, _ in rows)
     assert ("tests.testapp.signals.order_paid", "None") in rows
+
+
+@pytest.mark.django_db
+def test_a_childs_parent_row_written_in_the_block_comes_along() -> None:
+    from tests.testapp.models import Place, Restaurant
+
+    restaurant = Restaurant.objects.create(name="Chez", seats=4)
+    with connected(post_save, noop), signals_panel.record() as outer:
+        place = Place.objects.get(pk=restaurant.pk)
+        place.save()
+        with signals_panel.record():
+            restaurant.save()
+    (finding,) = [f for f in outer.findings if f.kind == "repeated_save"]
+    assert finding.message.startswith(f"testapp.Place pk={restaurant.pk} was saved 2")

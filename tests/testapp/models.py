@@ -66,3 +66,13 @@ class Book(models.Model):
     author = models.ForeignKey(Author, on_delete=models.CASCADE)
     title = models.CharField(max_length=100)
     author_name = models.CharField(max_length=100, blank=True)
+
+
+class Place(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Restaurant(Place):
+    """Multi-table inheritance: a save writes the place row too."""
+
+    seats = models.IntegerField(default=0)
