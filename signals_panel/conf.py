@@ -43,6 +43,14 @@ OPTIONS: dict[str, Option] = {
     "CAPTURE_SEND_SITE": Option(
         True, bool, help="Record the line of your code that sent each signal."
     ),
+    "CAPTURE_SQL": Option(
+        True,
+        bool,
+        help=(
+            "Keep the SQL text (no parameters) of the first queries each receiver's "
+            "own code runs."
+        ),
+    ),
     "STACK_DEPTH": Option(
         1,
         int,

@@ -730,11 +730,18 @@ def _query_patch(original: Callable[..., Any], _: str) -> Callable[..., Any]:
         finally:
             elapsed = (perf_counter() - started) * 1000
             # A receiver's count includes what its nested dispatches ran (and
-            # a recording started inside it).
+            # a recording started inside it); the statement is kept by the
+            # innermost one, whose own code ran it.
+            owner = True
             while scope is not None:
-                if scope.call is not None:
-                    scope.call.queries += 1
-                    scope.call.query_ms += elapsed
+                call = scope.call
+                if call is not None:
+                    call.queries += 1
+                    call.query_ms += elapsed
+                    if owner:
+                        owner = False
+                        if scope.recorder.capture_sql:
+                            scope.recorder.keep_sql(call, sql, elapsed, many)
                 scope = scope.parent
 
     _mark(_execute_with_wrappers, original)

@@ -31,6 +31,7 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
 from .describe import (
     Site,
+    cut,
     describe_callable,
     describe_exception,
     describe_init_args,
@@ -38,6 +39,7 @@ from .describe import (
     describe_receiver,
     describe_sender,
     describe_target,
+    describe_value,
     locator,
     model_facts,
     pk_text,
@@ -67,6 +69,11 @@ PLAIN_SENDER_TYPES = (str, int, float, bytes, bool, complex)
 # Entries of the (signal, sender) -> row cache a recording keeps at most.
 MAX_REMEMBERED_ROWS = 10_000
 MAX_BYPASSES = 1_000
+# SQL statements kept per receiver call and per recording, and the longest
+# text kept of one (the rest of a receiver's statements only counted).
+MAX_SQL_PER_RECEIVER = 10
+MAX_SQL_PER_RECORDING = 1_000
+MAX_SQL_LENGTH = 500
 # (signal, sender) rows a recording lists; past it, a signal's dispatches
 # from further senders are counted together in one row of that signal.
 MAX_SUMMARY_ROWS = 1_000
@@ -86,6 +93,10 @@ class ReceiverCall:
     queries: int = 0
     query_ms: float = 0.0
     error: str | None = None
+    # The statements its own code ran (not its nested dispatches'), as
+    # (sql, ms, executemany), the first MAX_SQL_PER_RECEIVER of them.
+    sql: list[tuple[str, float, bool]] | None = None
+    sql_not_kept: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +109,11 @@ class ReceiverCall:
             "duration_ms": round(self.duration_ms, 3),
             "queries": self.queries,
             "query_ms": round(self.query_ms, 3),
+            "sql": [
+                {"sql": text, "ms": round(ms, 3), "many": many}
+                for text, ms, many in self.sql or ()
+            ],
+            "sql_not_kept": self.sql_not_kept,
             "error": self.error,
         }
 
@@ -323,6 +339,8 @@ class Recorder:
         self.stack_depth: int = self.config["STACK_DEPTH"]
         self.list_silent: bool = self.config["LIST_SILENT_DISPATCHES"]
         self.raise_on_recursion: int | None = self.config["RAISE_ON_RECURSION"]
+        self.capture_sql: bool = self.config["CAPTURE_SQL"]
+        self._sql_kept = 0
         # Whether the patched send may only count a dispatch nobody listens
         # to, or one past its cap, without asking begin().
         self.count_silent = not self.list_silent and not self.raise_on_recursion
@@ -576,6 +594,27 @@ class Recorder:
         return None, locator.first_site(
             caller if caller is not None else sys._getframe(3)
         )
+
+    def keep_sql(self, call: ReceiverCall, sql: Any, ms: float, many: bool) -> None:
+        """Keep a statement a receiver's own code ran (its text only: the
+        parameters may hold secrets). Never raises: it runs after the query."""
+        try:
+            kept = call.sql
+            if kept is None:
+                kept = call.sql = []
+            if (
+                len(kept) >= MAX_SQL_PER_RECEIVER
+                or self._sql_kept >= MAX_SQL_PER_RECORDING
+            ):
+                call.sql_not_kept += 1
+                return
+            # Text as the database gets it, or (a composed statement object)
+            # described without running its code.
+            text = sql if type(sql) is str else describe_value(sql, MAX_SQL_LENGTH)
+            kept.append((cut(text, MAX_SQL_LENGTH), ms, bool(many)))
+            self._sql_kept += 1
+        except Exception:
+            self.internal_errors += 1
 
     def note_bypass(
         self,

@@ -382,7 +382,39 @@ def _receiver_html(call: dict[str, Any], labels: _Labels) -> str:
             call["queries"],
         ) % {"count": call["queries"], "ms": f"{call['query_ms']:.2f}"}
         parts.append(f'<span class="djsp-queries">{_e(queries)}</span>')
+    if call.get("sql"):
+        parts.append(_sql_html(call["sql"], call.get("sql_not_kept", 0)))
     if call["error"]:
         parts.append(f'<div class="djsp-error">{_e(call["error"])}</div>')
     parts.append("</li>")
     return "".join(parts)
+
+
+def _sql_html(statements: list[dict[str, Any]], not_kept: int) -> str:
+    """The statements a receiver's own code ran, folded under a summary."""
+    count = len(statements) + not_kept
+    summary = ngettext(
+        "%(count)d SQL statement of its own",
+        "%(count)d SQL statements of its own",
+        count,
+    ) % {"count": count}
+    items = []
+    for statement in statements:
+        many = (
+            ' <span class="djsp-badge">executemany</span>' if statement["many"] else ""
+        )
+        items.append(
+            f'<li><code class="djsp-sql-text">{_e(statement["sql"])}</code> '
+            f'<span class="djsp-sql-ms">{_ms(statement["ms"])}</span>{many}</li>'
+        )
+    if not_kept:
+        more = ngettext(
+            "and %(count)d more, counted only",
+            "and %(count)d more, counted only",
+            not_kept,
+        ) % {"count": not_kept}
+        items.append(f'<li class="djsp-sql-more">{_e(more)}</li>')
+    return (
+        f'<details class="djsp-sql"><summary>{_e(summary)}</summary>'
+        f"<ol>{''.join(items)}</ol></details>"
+    )
