@@ -27,6 +27,7 @@ KINDS = (
     "receiver_error",
     "duplicate_receiver",
     "signals_bypassed",
+    "query_per_instance",
     "truncated",
 )
 # Signals whose nesting on the same row (or relation) is a cycle.
@@ -45,6 +46,14 @@ MAX_EVENT_IDS = 50
 # recording's rows cap (its events keep their own sender's name).
 OTHER_SENDERS = "(other senders)"
 MAX_SITES = 10
+# Signals Django sends for every model instance it builds, each row a
+# queryset loads included.
+PER_INSTANCE = {
+    "django.db.models.signals.pre_init": "pre_init",
+    "django.db.models.signals.post_init": "post_init",
+}
+# The example statement a finding quotes, at most.
+MAX_QUOTED_SQL = 120
 
 
 @dataclass
@@ -649,6 +658,73 @@ def _inside_own_save_receiver(
 # truncated
 
 
+# ---------------------------------------------------------------------------
+# query_per_instance
+
+
+def detect_queries_per_instance(analysis: Analysis) -> Iterator[Finding]:
+    """A pre_init/post_init receiver that queries: one query (or more) per
+    instance, so per row of every queryset loaded."""
+    grouped: dict[tuple[str, str, str | None], list[tuple[dict[str, Any], Any]]] = (
+        defaultdict(list)
+    )
+    for event in analysis.events:
+        if event["signal"] not in PER_INSTANCE:
+            continue
+        for call in event["receivers"]:
+            if call["queries"]:
+                grouped[(event["signal"], call["name"], call["where"])].append(
+                    (event, call)
+                )
+    for (signal, name, where), runs in grouped.items():
+        if len(runs) < 2:  # one instance: no multiplication to speak of
+            continue
+        queries = sum(call["queries"] for _, call in runs)
+        senders = list(dict.fromkeys(event["sender"] for event, _ in runs))
+        more = sum(
+            _truncated(row)
+            for row in analysis.stats.get("signals", [])
+            if row["signal"] == signal
+            and (row["sender"] in senders or row["sender"] == OTHER_SENDERS)
+        )
+        example = next(
+            (
+                statement["sql"]
+                for _, call in runs
+                for statement in call.get("sql") or ()
+            ),
+            None,
+        )
+        quoted = ""
+        if example:
+            text = " ".join(example.split())
+            if len(text) > MAX_QUOTED_SQL:
+                text = text[: MAX_QUOTED_SQL - 1] + "…"
+            quoted = f" (such as {text})"
+        past_cap = (
+            f" It also ran for {more} more instances built past the caps, not "
+            "counted here."
+            if more > 0
+            else ""
+        )
+        yield Finding(
+            "query_per_instance",
+            "warning",
+            f"{PER_INSTANCE[signal]} receiver {name} ran {queries} "
+            f"{'query' if queries == 1 else 'queries'} for {len(runs)} instances of "
+            f"{', '.join(senders)}{quoted}: every row a queryset loads pays "
+            f"for it.{past_cap}",
+            f"{PER_INSTANCE[signal]} runs for each model instance Django builds. "
+            "Do the lookup where the value is used (a method or a cached_property), "
+            "or load it with the query (select_related()/prefetch_related()); keep "
+            f"{PER_INSTANCE[signal]} receivers to work in memory.",
+            [event["id"] for event, _ in runs],
+            name,
+            where,
+            count=len(runs),
+        )
+
+
 def _truncated(counts: dict[str, Any]) -> int:
     """Dispatches with receivers a cap kept out of the timeline (stats rows
     and summaries of older versions have no "unstorable")."""
@@ -691,5 +767,6 @@ DETECTORS: list[Callable[[Analysis], Iterator[Finding]]] = [
     detect_duplicate_receivers,
     detect_repeated_saves,
     detect_bypassed_signals,
+    detect_queries_per_instance,
     detect_truncation,
 ]

@@ -13,7 +13,7 @@ from django.db.models.signals import m2m_changed, post_save
 import signals_panel
 from signals_panel.describe import describe_target
 from signals_panel.detectors import find_hazards
-from tests.testapp.models import Author, BlogPost, Book, Category
+from tests.testapp.models import Author, BlogPost, Book, Category, Comment
 from tests.toolbar import connected
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +188,64 @@ def test_a_child_saved_twice_is_one_finding_not_one_per_table() -> None:
         ("testapp.Restaurant", str(restaurant.pk)),
         ("testapp.Place", str(restaurant.pk)),
     }
+
+
+def loads_comment_count(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+    if instance.pk is not None:
+        instance.comment_total = Comment.objects.filter(post=instance).count()
+
+
+def test_a_post_init_receiver_that_queries_is_flagged_per_instance() -> None:
+    from django.db.models.signals import post_init
+
+    BlogPost.objects.bulk_create([BlogPost(title=str(n)) for n in range(5)])
+    with (
+        connected(post_init, loads_comment_count, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        list(BlogPost.objects.all())
+    (finding,) = [f for f in recording.findings if f.kind == "query_per_instance"]
+    assert finding.severity == "warning"
+    assert finding.receiver == f"{__name__}.loads_comment_count"
+    assert finding.where is not None and finding.where.startswith(
+        "tests/test_detector_edges.py:"
+    )
+    assert finding.message.startswith(
+        f"post_init receiver {__name__}.loads_comment_count ran 5 queries for 5 "
+        'instances of testapp.BlogPost (such as SELECT COUNT(*) AS "__count" FROM '
+        '"testapp_comment"'
+    )
+    assert "past the caps" not in finding.message
+    assert "select_related()/prefetch_related()" in finding.advice
+    assert len(finding.events) == 5
+
+
+def test_instances_past_the_cap_are_mentioned_not_counted() -> None:
+    from django.db.models.signals import post_init
+
+    BlogPost.objects.bulk_create([BlogPost(title=str(n)) for n in range(8)])
+    with (
+        connected(post_init, loads_comment_count, sender=BlogPost),
+        signals_panel.record({"MAX_EVENTS_PER_SENDER": 3}) as recording,
+    ):
+        list(BlogPost.objects.all())
+    (finding,) = [f for f in recording.findings if f.kind == "query_per_instance"]
+    assert "ran 3 queries for 3 instances" in finding.message
+    assert finding.message.endswith(
+        "It also ran for 5 more instances built past the caps, not counted here."
+    )
+
+
+def test_one_instance_or_a_receiver_without_queries_is_not_flagged() -> None:
+    from django.db.models.signals import post_init
+
+    post = BlogPost.objects.create(title="one")
+    with (
+        connected(post_init, loads_comment_count, sender=BlogPost),
+        connected(post_init, noop, sender=Comment),
+        signals_panel.record() as recording,
+    ):
+        BlogPost.objects.get(pk=post.pk)
+        Comment.objects.bulk_create([Comment(post=post) for _ in range(3)])
+        list(Comment.objects.all())
+    assert "query_per_instance" not in kinds(recording)
