@@ -328,6 +328,10 @@ class ModelFacts(NamedTuple):
     # alias and its primary key value: its own table's (a proxy shares its
     # concrete model's), then each multi-table-inheritance ancestor's.
     rows: tuple[tuple[str, str], ...]
+    # Multi-table inheritance only (else None): the names and attnames of
+    # each of those tables' own fields, in the same order (a save with
+    # update_fields writes only the tables those name).
+    fields: tuple[frozenset[str], ...] | None = None
 
 
 def model_facts(cls: Any) -> ModelFacts | None:
@@ -344,32 +348,53 @@ def model_facts(cls: Any) -> ModelFacts | None:
     meta: Any = cls.__dict__.get("_meta")
     if meta is None or meta.abstract or meta.pk is None:
         return None
+    parents = _parent_tables(meta)
     facts = ModelFacts(
         meta.label,
         meta.concrete_model._meta.label,
         meta.pk.attname,
-        ((meta.db_table, meta.concrete_model._meta.label), *_parent_tables(meta)),
+        (
+            (meta.db_table, meta.concrete_model._meta.label),
+            *((table, label) for table, label, _ in parents),
+        ),
+        (_own_fields(meta.concrete_model._meta), *(f for _, _, f in parents))
+        if parents
+        else None,
     )
     remember_weakly(_model_cache, cls, facts)
     return facts
 
 
-def _parent_tables(meta: Any) -> tuple[tuple[str, str], ...]:
-    """The ancestors' tables a save of the model also writes with its own
-    primary key value: followed up the chain of parent links that are
-    primary keys (Django's default ``<parent>_ptr``)."""
-    found: list[tuple[str, str]] = []
+def _parent_tables(meta: Any) -> tuple[tuple[str, str, frozenset[str]], ...]:
+    """(table, label, own field names) of the ancestors a save of the model
+    also writes with its own primary key value: followed up the chain of
+    parent links that are primary keys (Django's default ``<parent>_ptr``)."""
+    found: list[tuple[str, str, frozenset[str]]] = []
     try:
+        meta = meta.concrete_model._meta
         while True:
             link = meta.pk
             parent = link.remote_field.model if link.remote_field else None
             if parent is None or not link.remote_field.parent_link:
                 break
             meta = parent._meta
-            found.append((meta.db_table, meta.concrete_model._meta.label))
+            found.append(
+                (meta.db_table, meta.concrete_model._meta.label, _own_fields(meta))
+            )
     except Exception:  # an unusual model: its own table only
         return ()
     return tuple(found)
+
+
+def _own_fields(meta: Any) -> frozenset[str]:
+    """Names and attnames of the fields a table of its own holds, but its
+    primary key (``save(update_fields=...)`` never updates that)."""
+    return frozenset(
+        name
+        for field in meta.local_concrete_fields
+        if not field.primary_key
+        for name in (field.name, field.attname)
+    )
 
 
 def primary_key(instance: Any, attname: str) -> Any:

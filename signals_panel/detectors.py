@@ -463,11 +463,15 @@ def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
         by_row[(write["model"], write["db"], write["pk"])].append(write)
     # A multi-table child's saves write its ancestors' rows too: the same
     # writes of the parent row are the child's finding, reported once.
-    reported: set[tuple[tuple[Any, Any], ...]] = set()
-    for (model, _db, pk), writes in by_row.items():
+    reported: set[tuple[Any, ...]] = set()
+    for (model, db, pk), writes in by_row.items():
         if len(writes) < 2 or _saved_by_django(model):
             continue
-        same_writes = tuple((write.get("event"), write.get("site")) for write in writes)
+        same_writes = (
+            db,
+            pk,
+            *((write.get("event"), write.get("site")) for write in writes),
+        )
         if same_writes in reported:
             continue
         reported.add(same_writes)

@@ -30,6 +30,7 @@ from django.dispatch.dispatcher import NO_RECEIVERS
 
 from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
 from .describe import (
+    ModelFacts,
     Site,
     cut,
     describe_callable,
@@ -327,6 +328,18 @@ def _same_row(one: dict[str, Any], other: dict[str, Any]) -> bool:
     ) == (other["concrete_model"], other["db"], other["pk"])
 
 
+def _tables_written(model: ModelFacts, update_fields: Any) -> Any:
+    """The (table, label) rows a save of a multi-table model wrote: with
+    ``update_fields``, only the tables holding one of those fields."""
+    if not update_fields:
+        return model.rows
+    return [
+        row
+        for row, fields in zip(model.rows, model.fields or (), strict=True)
+        if not fields.isdisjoint(update_fields)
+    ]
+
+
 class Recorder:
     """Collects the dispatches of one request or one ``record()`` block."""
 
@@ -548,7 +561,10 @@ class Recorder:
             db = instance._state.db
             rows = self._rows_written
             # Its own table's row, then (a multi-table child) its ancestors'.
-            for table, label in model.rows:
+            tables = model.rows
+            if model.fields is not None:
+                tables = _tables_written(model, named.get("update_fields"))
+            for table, label in tables:
                 written = (table, db, pk)
                 try:
                     first = rows.get(written)

@@ -249,3 +249,32 @@ def test_one_instance_or_a_receiver_without_queries_is_not_flagged() -> None:
         Comment.objects.bulk_create([Comment(post=post) for _ in range(3)])
         list(Comment.objects.all())
     assert "query_per_instance" not in kinds(recording)
+
+
+def test_a_save_with_update_fields_writes_only_the_tables_holding_them() -> None:
+    from tests.testapp.models import Place, Restaurant
+
+    restaurant = Restaurant.objects.create(name="Chez", seats=1)
+    with connected(post_save, noop), signals_panel.record() as recording:
+        place = Place.objects.get(pk=restaurant.pk)
+        place.save()
+        restaurant.seats = 5
+        restaurant.save(update_fields=["seats"])  # the place row is not written
+        restaurant.save(update_fields=["name"])  # the restaurant row is not
+    (message,) = repeated(recording)
+    assert message.startswith(f"testapp.Place pk={restaurant.pk} was saved 2 times")
+
+
+@pytest.mark.parametrize("config", [{}, {"MAX_EVENTS_PER_SENDER": 2}])
+@pytest.mark.parametrize("listened", [True, False])
+def test_rows_written_twice_from_the_same_lines_are_each_reported(
+    config: dict[str, Any], listened: bool
+) -> None:
+    from tests.testapp.models import Folder
+
+    receivers = connected(post_save, noop, sender=Folder if listened else BlogPost)
+    with receivers, signals_panel.record(config) as recording:
+        for n in range(4):
+            folder = Folder.objects.create(name=str(n))
+            folder.save()
+    assert len(repeated(recording)) == 4
