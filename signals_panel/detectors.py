@@ -609,14 +609,19 @@ def detect_duplicate_receivers(analysis: Analysis) -> Iterator[Finding]:
 
 
 def detect_bypassed_signals(analysis: Analysis) -> Iterator[Finding]:
-    grouped: dict[tuple[str, str, str | None], list[dict[str, Any]]] = defaultdict(list)
+    grouped: dict[tuple[str, str, str | None, str | None], list[dict[str, Any]]] = (
+        defaultdict(list)
+    )
     for bypass in analysis.stats.get("bypasses", []):
-        if not bypass["skipped"] or _inside_own_save_receiver(bypass, analysis.by_id):
+        if (
+            not bypass["skipped"]
+            or bypass["rows"] == 0  # nothing written, nothing bypassed
+            or _inside_own_save_receiver(bypass, analysis.by_id)
+        ):
             continue
-        grouped[(bypass["operation"], bypass["model"], bypass.get("site"))].append(
-            bypass
-        )
-    for (operation, model, site), bypasses in grouped.items():
+        key = (bypass["operation"], bypass["model"], bypass.get("site"))
+        grouped[(*key, bypass.get("via"))].append(bypass)
+    for (operation, model, site, via), bypasses in grouped.items():
         where: dict[str, str | None] = {}
         for bypass in bypasses:
             locations = bypass.get("skipped_where") or [None] * len(bypass["skipped"])
@@ -624,16 +629,44 @@ def detect_bypassed_signals(analysis: Analysis) -> Iterator[Finding]:
         skipped = sorted(where)
         rows = sum(bypass["rows"] or 0 for bypass in bypasses)
         times = f" ({len(bypasses)} calls)" if len(bypasses) > 1 else ""
+        wrote = f"{rows} row{'s' if rows != 1 else ''}{times}"
+        at = site or "an unknown site"
+        did_not_run = f"so {', '.join(skipped)} did not run."
+        if via == "on_delete":
+            message = (
+                f"A delete at {at} set the foreign key of {wrote} of {model} "
+                "(on_delete=SET_NULL, SET_DEFAULT or SET()) with QuerySet.update(), "
+                f"without pre_save or post_save, {did_not_run}"
+            )
+            advice = (
+                "If those receivers must see it, react in a pre_delete or "
+                "post_delete receiver of the deleted model, or use "
+                "on_delete=DO_NOTHING and save each row yourself before the delete."
+            )
+        elif via == "related_manager":
+            message = (
+                f"A related manager's add(), remove(), clear() or set() at {at} "
+                f"wrote {wrote} of {model} with QuerySet.update(), without pre_save "
+                f"or post_save, {did_not_run}"
+            )
+            advice = (
+                "Pass bulk=False if those receivers must run: each object is then "
+                "saved, and sends pre_save and post_save."
+            )
+        else:
+            message = (
+                f"QuerySet.{operation}() of {model} at {at} wrote {wrote} without "
+                f"sending pre_save or post_save, {did_not_run}"
+            )
+            advice = (
+                "If those receivers must run, save each instance instead (slower); "
+                "otherwise do their work explicitly after the bulk operation."
+            )
         yield Finding(
             "signals_bypassed",
             "info",
-            f"QuerySet.{operation}() of {model} at {site or 'an unknown site'} wrote "
-            f"{rows} row{'s' if rows != 1 else ''}{times} without sending pre_save or "
-            f"post_save, so {', '.join(skipped)} did not run.",
-            (
-                "If those receivers must run, save each instance instead (slower); "
-                "otherwise do their work explicitly after the bulk operation."
-            ),
+            message,
+            advice,
             [],
             skipped[0],
             where[skipped[0]],

@@ -42,6 +42,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import os
 import sys
 import threading
 import time
@@ -767,13 +768,35 @@ def _bulk_patch(original: Callable[..., Any], operation: str) -> Callable[..., A
             skipped = live_receivers(pre_save, self.model) + live_receivers(
                 post_save, self.model
             )
-            scope.recorder.note_bypass(operation, self.model, rows, skipped, scope)
+            via = _bulk_origin(sys._getframe(1))
+            scope.recorder.note_bypass(operation, self.model, rows, skipped, scope, via)
         except Exception:
             scope.recorder.internal_errors += 1
         return result
 
     _mark(bulk_operation, original)
     return bulk_operation
+
+
+# Django's own code that writes rows with QuerySet.update(): deletion's
+# on_delete=SET_NULL/SET_DEFAULT/SET(), and related managers' add(),
+# remove(), clear() and set() with bulk=True.
+_BULK_CALLERS = {
+    os.path.join("django", "db", "models", "deletion.py"): "on_delete",
+    os.path.join(
+        "django", "db", "models", "fields", "related_descriptors.py"
+    ): "related_manager",
+}
+
+
+def _bulk_origin(frame: Any) -> str | None:
+    """Which of Django's own callers (``_BULK_CALLERS``) ran a bulk write
+    from ``frame``, if one did."""
+    path = frame.f_code.co_filename
+    for suffix, origin in _BULK_CALLERS.items():
+        if path.endswith(suffix):
+            return origin
+    return None
 
 
 def live_receivers(signal: Signal, sender: Any) -> list[Any]:

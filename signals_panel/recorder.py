@@ -639,8 +639,10 @@ class Recorder:
         rows: int | None,
         skipped: list[Any],
         scope: Scope,
+        via: str | None = None,
     ) -> None:
-        """A bulk write that sends no pre_save/post_save (update, bulk_create...)."""
+        """A bulk write that sends no pre_save/post_save (update, bulk_create...);
+        ``via``: Django's own code that made it ("on_delete", "related_manager")."""
         if len(self.bypasses) >= MAX_BYPASSES:
             return
         meta = model._meta  # type: ignore[attr-defined]
@@ -649,7 +651,11 @@ class Recorder:
         if meta.auto_created or meta.label.startswith(self.ignore_senders):
             return
         site = locator.send_site(sys._getframe()) if self.capture_site else []
-        receivers = dict(describe_callable(receiver) for receiver in skipped)
+        receivers = {
+            name: where
+            for name, where in map(describe_callable, skipped)
+            if not name.startswith(self.ignore_receivers)
+        }
         self.bypasses.append(
             {
                 "operation": operation,
@@ -661,6 +667,7 @@ class Recorder:
                 "skipped": list(receivers),
                 "skipped_where": list(receivers.values()),
                 "inside": scope.event.id if scope.event is not None else None,
+                "via": via,
             }
         )
 

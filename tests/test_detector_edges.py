@@ -278,3 +278,54 @@ def test_rows_written_twice_from_the_same_lines_are_each_reported(
             folder = Folder.objects.create(name=str(n))
             folder.save()
     assert len(repeated(recording)) == 4
+
+
+def bypassed(recording: Any) -> list[Any]:
+    return [f for f in recording.findings if f.kind == "signals_bypassed"]
+
+
+def test_a_delete_setting_foreign_keys_to_null_names_on_delete() -> None:
+    user = get_user_model().objects.create(username="ada")
+    BlogPost.objects.create(title="a", author=user)
+    with (
+        connected(post_save, noop, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        user.delete()
+    (finding,) = bypassed(recording)
+    assert finding.message.startswith(
+        "A delete at tests/test_detector_edges.py:"
+    ) and "set the foreign key of 1 row of testapp.BlogPost (on_delete=SET_NULL" in (
+        finding.message
+    )
+    assert finding.message.endswith(f"so {__name__}.noop did not run.")
+    assert "pre_delete or post_delete receiver" in finding.advice
+
+
+def test_a_related_managers_bulk_add_advises_bulk_false() -> None:
+    first, second = BlogPost.objects.create(title="a"), BlogPost.objects.create()
+    comment = Comment.objects.create(post=first, text="t")
+    with (
+        connected(post_save, noop, sender=Comment),
+        signals_panel.record() as recording,
+    ):
+        second.comments.add(comment)
+        second.comments.add(comment, bulk=False)  # saved: its receivers run
+    (finding,) = bypassed(recording)
+    assert finding.message.startswith("A related manager's add(), remove()")
+    assert "wrote 1 row of testapp.Comment" in finding.message
+    assert finding.advice.startswith("Pass bulk=False")
+
+
+def test_bulk_writes_of_no_rows_and_ignored_receivers_are_not_bypasses() -> None:
+    BlogPost.objects.create(title="a")
+    ignore = {"IGNORE_RECEIVERS": ["debug_toolbar.", f"{__name__}.noop"]}
+    with connected(post_save, noop, sender=BlogPost):
+        with signals_panel.record() as recording:
+            BlogPost.objects.filter(title="nothing").update(body="x")
+            BlogPost.objects.bulk_update([], ["body"])
+            BlogPost.objects.bulk_create([])
+        with signals_panel.record(ignore) as ignoring:
+            BlogPost.objects.update(body="x")
+    assert bypassed(recording) == []
+    assert bypassed(ignoring) == []
