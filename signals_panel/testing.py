@@ -1,7 +1,9 @@
 """pytest plugin (registered through the ``pytest11`` entry point).
 
-- fixture ``signal_recording``: a recording of every signal the test sends;
-- ``assert_no_signal_hazards(recording, allow=...)``: fail with the findings;
+- fixture ``signal_recording``: a recording of every signal the test
+  function sends (its call; not the setting up of fixtures);
+- ``assert_no_signal_hazards(recording, allow=...)``: fail with the warning-
+  and error-level findings (``severity="info"``: all of them);
 - strict mode (``--signals-strict`` or ini ``signals_panel_strict = true``):
   any test whose code produces a warning- or error-level finding fails;
   ``@pytest.mark.signals_panel_allow("double_save", ...)`` allows kinds in one
@@ -23,22 +25,41 @@ if TYPE_CHECKING:
     from .recorder import Recording
 
 STRICT_SEVERITIES = ("error", "warning")
+# The recording the signal_recording fixture made for a test, started when the
+# test's call starts.
+_FIXTURE_RECORDING = pytest.StashKey["Recording"]()
 
 
 def assert_no_signal_hazards(
-    recording: Recording | Iterable[Finding], *, allow: Iterable[str] = ()
+    recording: Recording | Iterable[Finding],
+    *,
+    allow: Iterable[str] = (),
+    severity: str = "warning",
 ) -> None:
-    """Raise AssertionError listing every finding whose kind is not allowed.
+    """Raise AssertionError listing every finding whose kind is not allowed,
+    of ``severity`` or worse ("warning": warnings and errors, the hazards;
+    "info": also the notes such as ``repeated_save`` and ``truncated``).
 
     ``recording`` is a ``Recording`` (from ``signals_panel.record()`` or the
     ``signal_recording`` fixture) or its findings.
     """
+    __tracebackhide__ = True
+    from .detectors import SEVERITIES
     from .recorder import Recording
 
+    if severity not in SEVERITIES:
+        raise ValueError(
+            f"Unknown severity {severity!r}; one of {', '.join(SEVERITIES)}."
+        )
     findings = recording.findings if isinstance(recording, Recording) else recording
     allowed = set(allow)
     _check_kinds(allowed)
-    left = [finding for finding in findings if finding.kind not in allowed]
+    counted = SEVERITIES[: SEVERITIES.index(severity) + 1]
+    left = [
+        finding
+        for finding in findings
+        if finding.kind not in allowed and finding.severity in counted
+    ]
     if left:
         raise AssertionError(describe_findings(left))
 
@@ -62,12 +83,21 @@ def _check_kinds(kinds: set[str]) -> None:
 
 
 @pytest.fixture
-def signal_recording() -> Iterator[Recording]:
-    """Records every signal dispatched while the test runs."""
-    from .recorder import record
+def signal_recording(request: pytest.FixtureRequest) -> Iterator[Recording]:
+    """Records every signal dispatched while the test function runs (from
+    the start of its call to its end: whatever order the test's fixtures
+    are set up in, their setting up is not part of it)."""
+    from .recorder import Recording
 
-    with record() as recording:
+    recording = Recording()
+    if isinstance(request.node, pytest.Function):
+        request.node.stash[_FIXTURE_RECORDING] = recording  # pytest_runtest_call
+    else:  # no call of its own to wait for: from now on
+        recording.start()
+    try:
         yield recording
+    finally:
+        recording.stop()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -111,27 +141,38 @@ def _django_ready() -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    if not _strict(item.config) or not _django_ready():
+    fixture_recording = item.stash.get(_FIXTURE_RECORDING, None)
+    strict = _strict(item.config) and _django_ready()
+    if fixture_recording is None and not strict:
         return (yield)
     from .recorder import record
 
     allowed: set[str] = set()
-    for marker in item.iter_markers("signals_panel_allow"):
-        allowed.update(marker.args)
-    _check_kinds(allowed)
-    # A test that records with the fixture is judged by that recording (one
-    # opened here would take the test's dispatches until the test ends).
-    recording = getattr(item, "funcargs", {}).get("signal_recording")
-    if recording is not None:
-        result = yield
+    if strict:
+        for marker in item.iter_markers("signals_panel_allow"):
+            allowed.update(marker.args)
+        _check_kinds(allowed)
+    if fixture_recording is not None:
+        # The fixture's recording covers the call, and strict mode judges it
+        # (one opened here would keep the test's dispatches from it until
+        # the test ends).
+        recording = fixture_recording
+        recording.start()
+        try:
+            result = yield
+        finally:
+            recording.stop()
     else:
         with record() as recording:
             result = yield
+    if not strict:
+        return result
     hazards = [
         finding
         for finding in recording.findings
         if finding.severity in STRICT_SEVERITIES and finding.kind not in allowed
     ]
     if hazards:
+        __tracebackhide__ = True
         raise AssertionError("signals_panel strict mode: " + describe_findings(hazards))
     return result

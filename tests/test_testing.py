@@ -52,6 +52,19 @@ def test_assert_no_signal_hazards_lists_each_finding() -> None:
     assert_no_signal_hazards(rec.findings, allow=["double_save"])
 
 
+@pytest.mark.django_db
+def test_info_findings_fail_the_assertion_only_when_asked() -> None:
+    with signals_panel.record() as rec:
+        post = BlogPost.objects.create(title="once")
+        post.save()  # repeated_save: info
+    assert [f.severity for f in rec.findings] == ["info"]
+    assert_no_signal_hazards(rec)
+    with pytest.raises(AssertionError, match="repeated_save \\(info\\)"):
+        assert_no_signal_hazards(rec, severity="info")
+    with pytest.raises(ValueError, match="Unknown severity 'notice'"):
+        assert_no_signal_hazards(rec, severity="notice")
+
+
 def test_allow_rejects_unknown_kinds() -> None:
     with pytest.raises(ValueError, match="Unknown finding kind"):
         assert_no_signal_hazards([], allow=["double_saves"])
@@ -97,6 +110,22 @@ def test_double_save_seen_by_the_fixture(stamping, signal_recording):
     assert len(signal_recording.dispatches("post_save")) == 2
 
 
+@pytest.fixture
+def saved_in_setup(stamping):
+    # A double save while fixtures are set up: not the test's call.
+    return BlogPost.objects.create(title="setup")
+
+
+@pytest.mark.django_db
+def test_the_fixture_records_the_call_only(signal_recording, saved_in_setup):
+    assert signal_recording.dispatches("post_save") == []
+
+
+@pytest.mark.django_db
+def test_whatever_order_the_fixtures_come_in(saved_in_setup, signal_recording):
+    assert signal_recording.dispatches("post_save") == []
+
+
 @pytest.mark.django_db
 def test_double_save_inside_a_recording_of_its_own(stamping):
     import signals_panel
@@ -126,8 +155,9 @@ def test_strict_mode_fails_tests_with_hazards(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch, "--signals-strict")
-    # Also with the fixture recording, or a record() block inside the test.
-    result.assert_outcomes(passed=2, failed=3)
+    # Also with the fixture recording, or a record() block inside the test;
+    # not for what fixtures did while being set up.
+    result.assert_outcomes(passed=4, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*signals_panel strict mode: 1 signal hazard:*",
@@ -146,14 +176,14 @@ def test_strict_mode_from_the_ini_file(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch, ini="signals_panel_strict = true")
-    result.assert_outcomes(passed=2, failed=3)
+    result.assert_outcomes(passed=4, failed=3)
 
 
 def test_without_strict_mode_hazards_do_not_fail_tests(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch)
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=7)
 
 
 def test_strict_mode_leaves_tests_without_django_settings_alone(
