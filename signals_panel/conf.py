@@ -107,8 +107,21 @@ def get_config() -> dict[str, Any]:
     if isinstance(user, dict):
         for name, value in user.items():
             if name in OPTIONS and not validate_option(name, value):
-                config[name] = value
+                config[name] = with_defaults(name, value)
     return config
+
+
+def with_defaults(name: str, value: Any) -> Any:
+    """``value`` for option ``name``, with the toolbar's own prefixes kept in
+    the IGNORE_* lists: a project's prefixes are added to them, not put in
+    their place (the panel never shows the toolbar's own work)."""
+    if name in ADDED_TO_DEFAULTS:
+        return tuple(dict.fromkeys((*OPTIONS[name].default, *value)))
+    return value
+
+
+# Options whose value is added to the default rather than put in its place.
+ADDED_TO_DEFAULTS = ("IGNORE_SIGNALS", "IGNORE_RECEIVERS", "IGNORE_SENDERS")
 
 
 def validate_option(name: str, value: Any) -> str | None:

@@ -28,7 +28,13 @@ from django.db.models.signals import post_save, pre_init, pre_save
 from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS
 
-from .conf import OPTIONS, get_config, unknown_option_hint, validate_option
+from .conf import (
+    OPTIONS,
+    get_config,
+    unknown_option_hint,
+    validate_option,
+    with_defaults,
+)
 from .describe import (
     ModelFacts,
     Site,
@@ -1258,5 +1264,5 @@ def record(config: dict[str, Any] | None = None) -> Recording:
         problem = validate_option(name, value)
         if problem:
             raise ValueError(f"Option {name!r}: {problem}.")
-        merged[name] = value
+        merged[name] = with_defaults(name, value)
     return Recording(merged)

@@ -27,6 +27,16 @@ def test_valid_settings_are_used() -> None:
     assert config["CAPTURE_SEND_SITE"] is False
 
 
+@override_settings(SIGNALS_PANEL={"IGNORE_RECEIVERS": ["myapp.audit."]})
+def test_ignore_prefixes_are_added_to_the_toolbars_own() -> None:
+    import signals_panel
+
+    assert get_config()["IGNORE_RECEIVERS"] == ("debug_toolbar.", "myapp.audit.")
+    recording = signals_panel.record({"IGNORE_SENDERS": ["myapp."]})
+    assert recording.recorder.ignore_senders == ("debug_toolbar.", "myapp.")
+    assert recording.recorder.ignore_receivers == ("debug_toolbar.", "myapp.audit.")
+
+
 @override_settings(SIGNALS_PANEL=["MAX_EVENTS"])
 def test_a_setting_that_is_not_a_dict_is_an_error() -> None:
     (message,) = signals_panel_messages()
