@@ -244,16 +244,24 @@ def detect_save_cycles(analysis: Analysis) -> Iterator[Finding]:
     for link in analysis.links:
         groups[link.root].append(link)
     # A cycle through other models (A saves B saves A) leaves one chain per
-    # row; report them under the outermost one.
+    # row; report them under the outermost one. Only chains on the way from
+    # that one's first dispatch to its repeats: another row's double save that
+    # merely happens inside it is a finding of its own.
+    on_path = {
+        root_id: _on_path(root_id, links, by_id) for root_id, links in groups.items()
+    }
     for root_id in sorted(groups, reverse=True):
-        outer = _outer_root(by_id[root_id], groups, by_id)
+        outer = _outer_root(by_id[root_id], groups, by_id, on_path)
         if outer != root_id:
             groups[outer].extend(groups.pop(root_id))
+            on_path[outer] |= on_path.pop(root_id)
     merged: dict[tuple[str, str | None, str | None], list[_Chain]] = defaultdict(list)
     for root_id, links in groups.items():
-        chain = _Chain(by_id[root_id], links)
-        culprit = _culprit(chain.first) or {}
-        merged[(chain.kind, culprit.get("name"), culprit.get("where"))].append(chain)
+        for chain in _by_culprit(_Chain(by_id[root_id], links)):
+            culprit = _culprit(chain.first) or {}
+            merged[(chain.kind, culprit.get("name"), culprit.get("where"))].append(
+                chain
+            )
     capped = {
         (row["signal"], row["sender"])
         for row in analysis.stats.get("signals", [])
@@ -268,6 +276,11 @@ def detect_save_cycles(analysis: Analysis) -> Iterator[Finding]:
         ):
             # Deeper levels were counted but not stored.
             finding.message = finding.message.replace(" levels deep", "+ levels deep")
+            if kind == "double_save":
+                finding.message += (
+                    f" Later {finding_root_signal(chains)} dispatches were counted, "
+                    "not stored: there may be more rows."
+                )
         yield finding
 
 
@@ -293,18 +306,53 @@ class _Chain:
         )
 
 
+def finding_root_signal(chains: list[_Chain]) -> str:
+    """``signal of sender`` of the chains' first dispatch."""
+    root = chains[0].root
+    return f"{root['signal_name']} of {root['sender']}"
+
+
+def _on_path(
+    root_id: int, links: list[_Link], by_id: dict[int, dict[str, Any]]
+) -> set[int]:
+    """The events between a chain's first dispatch and each of its repeats
+    (each event is visited once)."""
+    marked = {root_id}
+    for link in links:
+        node = link.event["id"]
+        while node is not None and node not in marked and node in by_id:
+            marked.add(node)
+            node = by_id[node]["parent"]
+    return marked
+
+
 def _outer_root(
     root: dict[str, Any],
     groups: dict[int, list[_Link]],
     by_id: dict[int, dict[str, Any]],
+    on_path: dict[int, set[int]],
 ) -> int:
+    """The outermost chain ``root``'s chain is part of (on its path)."""
     outer = root["id"]
     parent = root["parent"]
     while parent is not None and parent in by_id:
-        if parent in groups:
+        if parent in groups and root["id"] in on_path.get(parent, ()):
             outer = parent
         parent = by_id[parent]["parent"]
     return outer
+
+
+def _by_culprit(chain: _Chain) -> list[_Chain]:
+    """A double save's chain split by the receiver that saved again: each is
+    a finding of its own (two receivers re-saving the row are two fixes)."""
+    if chain.kind != "double_save":
+        return [chain]
+    split: dict[int | None, list[_Link]] = defaultdict(list)
+    for link in chain.links:
+        split[link.via["parent_receiver"]].append(link)
+    if len(split) == 1:
+        return [chain]
+    return [_Chain(chain.root, links) for links in split.values()]
 
 
 def _cycle_finding(
@@ -332,17 +380,31 @@ def _cycle_finding(
     if kind == "double_save":
         signal = root["signal_name"]
         site = chain.first.event.get("sent_from")
+        # Each re-save of the receiver's is one more write of the row.
+        writes = max(1 + len(each.links) for each in chains)
+        times = "twice" if writes == 2 else f"{writes} times"
         message = (
             f"{signal} receiver {receiver} saves {row} again"
             + (f" at {site}" if site else "")
-            + f", so the row is written twice{rows}."
+            + f", so the row is written {times}{rows}."
         )
         model = root["target"]["model"].rsplit(".", 1)[-1]
+        narrowed = all(
+            link.event["kwargs"].get("update_fields", "None") != "None"
+            for each in chains
+            for link in each.links
+        )
         advice = (
             "Set the value before the first save() (a pre_save receiver may change "
             "the instance without saving it), or write only the changed column with "
             f"{model}.objects.filter(pk=instance.pk).update(...), which sends no "
-            "signal; at the very least pass update_fields."
+            "signal"
+            + (
+                " (update_fields narrows the second write, but it is still a "
+                "second write, and sends the save signals again)."
+                if narrowed
+                else "; at the very least pass update_fields."
+            )
             if signal == "post_save"
             else "Do not call save() in a pre_save receiver: change the instance's "
             "attributes and the save in progress writes them."
@@ -464,8 +526,13 @@ def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
     # A multi-table child's saves write its ancestors' rows too: the same
     # writes of the parent row are the child's finding, reported once.
     reported: set[tuple[Any, ...]] = set()
+    receivers = _save_receiver_sites(analysis.events)
     for (model, db, pk), writes in by_row.items():
         if len(writes) < 2 or _saved_by_django(model):
+            continue
+        if any(_site_in(write.get("site"), model, receivers) for write in writes):
+            # Past the caps a save receiver runs unrecorded, and its re-save
+            # looks like the view's: the receiver's double_save tells of it.
             continue
         same_writes = (
             db,
@@ -491,14 +558,43 @@ def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
         )
 
 
+def _save_receiver_sites(events: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(concrete model, file, function) of each save signal's receiver seen."""
+    found = set()
+    for event in events:
+        target = event.get("target")
+        if FAMILIES.get(event["signal"]) != "save" or not target:
+            continue
+        for call in event["receivers"]:
+            if call.get("where"):
+                path = call["where"].rsplit(":", 1)[0]
+                found.add(
+                    (target["concrete_model"], path, call["name"].rsplit(".", 1)[-1])
+                )
+    return found
+
+
+def _site_in(
+    site: str | None, model: str, receivers: set[tuple[str, str, str]]
+) -> bool:
+    """Whether a write's site (``path:line in function``) is inside one of
+    ``model``'s save receivers."""
+    if not site or " in " not in site:
+        return False
+    place, _, function = site.partition(" in ")
+    return (model, place.rsplit(":", 1)[0], function) in receivers
+
+
 # ---------------------------------------------------------------------------
 # Receiver errors
 
 
 def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
-    grouped: dict[tuple[bool, str, str | None], list[tuple[dict[str, Any], str]]] = (
-        defaultdict(list)
-    )
+    # (robust, receiver, where) -> (event, error, receiver index, handler).
+    grouped: dict[
+        tuple[bool, str, str | None],
+        list[tuple[dict[str, Any], str, int, dict[str, Any]]],
+    ] = defaultdict(list)
     # A receiver's error that came out of a dispatch it sent is that
     # dispatch's receiver's: reported there, not again for each receiver it
     # passed through.
@@ -507,38 +603,73 @@ def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
         for event in analysis.events
         if event.get("error") and event["parent"] is not None
     }
+    by_id = analysis.by_id
     for event in analysis.events:
-        robust = event["method"] in ROBUST_METHODS
         for index, call in enumerate(event["receivers"]):
             error = call.get("error")
             if error and (event["id"], index, error) not in passed_on:
-                grouped[(robust, call["name"], call["where"])].append((event, error))
+                # Where it ended: the dispatch that swallowed it, or the one
+                # it propagated out of last.
+                handler = _handler(event, error, by_id)
+                robust = handler["method"] in ROBUST_METHODS
+                grouped[(robust, call["name"], call["where"])].append(
+                    (event, error, index, handler)
+                )
     for (robust, name, where), failures in grouped.items():
-        event, error = failures[0]
+        event, error, index, handler = failures[0]
         times = f" ({len(failures)} times)" if len(failures) > 1 else ""
         said = f"{event['signal_name']} receiver {name} raised {error}{times}"
+        # The dispatch that handled it, when it is not the receiver's own.
+        of = (
+            f" of {handler['signal_name']} (which the receiver's dispatch ran in)"
+            if handler is not event
+            else ""
+        )
         if robust:
             kind, severity, advice = "swallowed_error", "warning", SWALLOWED_ADVICE
             message = (
-                f"{said}, and {event['method']}() swallowed it: Django only logged it."
+                f"{said}, and {handler['method']}(){of} swallowed it: Django only "
+                "logged it."
             )
         else:
             kind, severity, advice = "receiver_error", "error", RAISED_ADVICE
+            stopped = any(
+                at < len(failed["receivers"]) - 1 for failed, _, at, _ in failures
+            )
             message = (
-                f"{said}; the exception propagated out of {event['method']}() and "
-                "the receivers after it did not run."
+                f"{said}; the exception propagated out of {handler['method']}()"
+                f"{of}"
+                + (" and the receivers after it did not run." if stopped else ".")
             )
         yield Finding(
             kind,
             severity,
             message,
             advice,
-            [e["id"] for e, _ in failures],
+            [e["id"] for e, _, _, _ in failures],
             name,
             where,
             count=len(failures),
-            sites=_unique(e.get("sent_from") for e, _ in failures),
+            sites=_unique(e.get("sent_from") for e, _, _, _ in failures),
         )
+
+
+def _handler(
+    event: dict[str, Any], error: str, by_id: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """The outermost dispatch a receiver's error reached: up from ``event``
+    while the error propagated out of a dispatch into the receiver that sent
+    it (which failed with it too)."""
+    while event.get("error") == error and event["parent"] in by_id:
+        parent = by_id[event["parent"]]
+        index = event["parent_receiver"]
+        receivers = parent["receivers"]
+        if index is None or not 0 <= index < len(receivers):
+            break
+        if receivers[index].get("error") != error:
+            break
+        event = parent
+    return event
 
 
 SWALLOWED_ADVICE = (

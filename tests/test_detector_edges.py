@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.db.models.signals import m2m_changed, post_save
+from django.dispatch import Signal
 
 import signals_panel
 from signals_panel.describe import describe_target
@@ -329,3 +330,127 @@ def test_bulk_writes_of_no_rows_and_ignored_receivers_are_not_bypasses() -> None
             BlogPost.objects.update(body="x")
     assert bypassed(recording) == []
     assert bypassed(ignoring) == []
+
+
+def creates_first_comment(
+    sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+) -> None:
+    if created:
+        Comment.objects.create(post=instance, text="first")
+
+
+def restamps(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if created:
+        instance.save()
+
+
+def retitles(sender: Any, instance: BlogPost, created: bool, **kwargs: Any) -> None:
+    if created:
+        instance.title += "!"
+        instance.save(update_fields=["title"])
+
+
+def retexts(sender: Any, instance: Comment, created: bool, **kwargs: Any) -> None:
+    if created:
+        instance.text += "!"
+        instance.save()
+
+
+def test_a_double_save_inside_another_rows_is_a_finding_of_its_own() -> None:
+    with (
+        connected(post_save, creates_first_comment, sender=BlogPost),
+        connected(post_save, restamps, sender=BlogPost),
+        connected(post_save, retexts, sender=Comment),
+        signals_panel.record() as recording,
+    ):
+        BlogPost.objects.create(title="x")
+    found = sorted((f.kind, f.receiver, f.message) for f in recording.findings)
+    assert [(kind, receiver) for kind, receiver, _ in found] == [
+        ("double_save", f"{__name__}.restamps"),
+        ("double_save", f"{__name__}.retexts"),
+    ]
+    assert "testapp.BlogPost pk=" in found[0][2]
+    assert "testapp.Comment pk=" in found[1][2]
+
+
+def test_each_receiver_that_saves_again_is_named_and_writes_counted() -> None:
+    with (
+        connected(post_save, restamps, sender=BlogPost),
+        connected(post_save, retitles, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        BlogPost.objects.create(title="x")
+    found = {f.receiver: f for f in recording.findings}
+    assert set(found) == {f"{__name__}.restamps", f"{__name__}.retitles"}
+    assert all(f.kind == "double_save" for f in found.values())
+    # update_fields already passed: not advised again.
+    assert "at the very least pass update_fields" not in (
+        found[f"{__name__}.retitles"].advice
+    )
+    assert (
+        "at the very least pass update_fields" in found[f"{__name__}.restamps"].advice
+    )
+
+
+def saves_twice(sender: Any, instance: BlogPost, created: bool, **kwargs: Any) -> None:
+    if created:
+        instance.save()
+        instance.save()
+
+
+def test_a_receiver_saving_twice_says_how_many_writes() -> None:
+    with (
+        connected(post_save, saves_twice, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        BlogPost.objects.create(title="x")
+    (finding,) = recording.findings
+    assert finding.message.endswith("so the row is written 3 times.")
+
+
+inner_signal = Signal()
+outer_signal = Signal()
+
+
+def fails_inside(sender: Any, **kwargs: Any) -> None:
+    raise ValueError("boom")
+
+
+def relays(sender: Any, **kwargs: Any) -> None:
+    inner_signal.send(sender=None)
+
+
+def test_an_error_swallowed_by_an_outer_send_robust_is_swallowed() -> None:
+    with (
+        connected(inner_signal, fails_inside),
+        connected(outer_signal, relays),
+        signals_panel.record() as recording,
+    ):
+        (response,) = outer_signal.send_robust(sender=None)
+    assert isinstance(response[1], ValueError)
+    (finding,) = recording.findings
+    assert (finding.kind, finding.receiver) == (
+        "swallowed_error",
+        f"{__name__}.fails_inside",
+    )
+    assert finding.message == (
+        f"inner_signal receiver {__name__}.fails_inside raised ValueError: boom, "
+        "and send_robust() of outer_signal (which the receiver's dispatch ran in) "
+        "swallowed it: Django only logged it."
+    )
+
+
+def test_double_saves_past_the_cap_are_not_repeated_saves() -> None:
+    with (
+        connected(post_save, restamps, sender=BlogPost),
+        signals_panel.record({"MAX_EVENTS_PER_SENDER": 10}) as recording,
+    ):
+        for n in range(8):
+            BlogPost.objects.create(title=str(n))
+    assert kinds(recording) == ["double_save", "truncated"]
+    finding = recording.findings[0]
+    assert "(5 rows in this request)" in finding.message
+    assert finding.message.endswith(
+        "Later post_save of testapp.BlogPost dispatches were counted, not stored: "
+        "there may be more rows."
+    )

@@ -360,12 +360,23 @@ def test_an_error_raised_through_send_is_an_error() -> None:
     def broken(sender: Any, **kwargs: Any) -> None:
         raise ValueError("no stock")
 
-    with connected(order_paid, broken), signals_panel.record() as recording:
+    with connected(order_paid, broken), signals_panel.record() as alone:
         with pytest.raises(ValueError):
             order_paid.send(sender=None)
-    finding = only(recording.findings, "receiver_error")
+    finding = only(alone.findings, "receiver_error")
     assert finding.severity == "error"
-    assert "the receivers after it did not run" in finding.message
+    assert finding.message.endswith("propagated out of send().")
+    with (
+        connected(order_paid, broken),
+        connected(order_paid, noop),
+        signals_panel.record() as first_of_two,
+    ):
+        with pytest.raises(ValueError):
+            order_paid.send(sender=None)
+    finding = only(first_of_two.findings, "receiver_error")
+    assert finding.message.endswith(
+        "propagated out of send() and the receivers after it did not run."
+    )
 
 
 # -- duplicate_receiver ------------------------------------------------------
