@@ -63,6 +63,14 @@ class SignalTimelinePanel(Panel):
         )
         if recording.recorder.config["LOG_FINDINGS"]:
             log_findings(stats["findings"], request)
+            if stats["summary"]["internal_errors"]:
+                logger.warning(
+                    "The signal timeline hit %d error(s) of its own while recording "
+                    "[%s %s]: its data for this request may be incomplete.",
+                    stats["summary"]["internal_errors"],
+                    request.method,
+                    request.get_full_path(),
+                )
         self.record_stats(stats)
 
     def generate_server_timing(

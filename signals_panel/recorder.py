@@ -1047,7 +1047,9 @@ class Recorder:
             "truncated": not_stored - unstorable,
             "silent": sum(row.silent for row in rows),
             "receivers_run": sum(row.receivers_run for row in rows),
-            "receiver_errors": sum(row.errors for row in rows),
+            # One error that passed up through receivers that sent each
+            # other's dispatches is one error (each row still counts it).
+            "receiver_errors": sum(row.errors for row in rows) - self._passed_on(),
             "dispatch_ms": round(self.top_level_ms, 3),
             "receiver_ms": round(sum(call.duration_ms for call in outer), 3),
             "receiver_queries": sum(call.queries for call in outer),
@@ -1055,6 +1057,21 @@ class Recorder:
             "request_ms": round(self.duration_ms, 3),
             "internal_errors": self.internal_errors,
         }
+
+    def _passed_on(self) -> int:
+        """Stored dispatches whose error passed on to the receiver that sent
+        them, where it is counted again."""
+        events = self.events
+        passed = 0
+        for event in events:
+            error, parent = event.error, event.parent
+            if error is None or parent is None or not 0 <= parent < len(events):
+                continue
+            receivers = events[parent].receivers
+            index = event.parent_receiver
+            if index is not None and 0 <= index < len(receivers):
+                passed += receivers[index].error == error
+        return passed
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready stats: flat events, the per-signal table, totals."""

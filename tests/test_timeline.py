@@ -166,3 +166,39 @@ def test_stats_of_an_older_version_still_show_their_truncated_note() -> None:
     html = render_to_string("signals_panel/panel.html", build_context(stats))
     note = BeautifulSoup(html, "html.parser").select_one(".djsp-truncated")
     assert note is not None and note["data-djsp-truncated"] == "2"
+
+
+def test_the_panels_own_errors_are_shown() -> None:
+    from django.template.loader import render_to_string
+
+    with connected(sent, noop), signals_panel.record() as recording:
+        sent.send(sender=None)
+    stats = recording.to_dict()
+    html = render_to_string("signals_panel/panel.html", build_context(stats))
+    assert "djsp-internal" not in html
+    stats["summary"]["internal_errors"] = 2
+    html = render_to_string("signals_panel/panel.html", build_context(stats))
+    note = BeautifulSoup(html, "html.parser").select_one(".djsp-internal")
+    assert note is not None
+    assert " ".join(note.get_text().split()).startswith(
+        "The panel hit 2 errors of its own while recording: this request's data "
+        "may be incomplete."
+    )
+
+
+def relays_failure(sender: Any, **kwargs: Any) -> None:
+    sent.send(sender="inner")
+
+
+def test_one_error_passing_up_through_receivers_is_one_receiver_error() -> None:
+    outer = Signal()
+    with (
+        connected(outer, relays_failure),
+        connected(sent, fails),
+        signals_panel.record() as recording,
+    ):
+        with pytest.raises(ValueError):
+            outer.send(sender=None)
+    assert recording.summary["receiver_errors"] == 1
+    rows = {row["signal_name"]: row["errors"] for row in recording.to_dict()["signals"]}
+    assert rows == {"signal": 1, "sent": 1}  # the local one is unnamed
