@@ -516,6 +516,41 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(os.path.normcase(os.path.realpath(p)) + os.sep for p in prefixes)
 
 
+def _machinery_prefixes() -> tuple[str, ...]:
+    """Where the code between a caller and a signal runs: the ORM, the
+    dispatcher, request handling and servers, this package, the standard
+    library, asgiref; the fallback send site is past them."""
+    import asgiref
+    import django
+
+    django_dir = os.path.dirname(django.__file__)
+    prefixes = {
+        # The standard library's own directory (sysconfig's "stdlib" of a
+        # virtualenv holds site-packages).
+        os.path.dirname(os.__file__),
+        os.path.dirname(asyncio.__file__),
+        os.path.dirname(asgiref.__file__),
+        os.path.dirname(__file__),
+        *(
+            os.path.join(django_dir, *part.split("/"))
+            for part in ("db", "dispatch", "core/handlers", "core/servers", "utils")
+        ),
+    }
+    return tuple(os.path.normcase(os.path.realpath(p)) + os.sep for p in prefixes)
+
+
+def _installed(real: str, machinery: tuple[str, ...]) -> bool:
+    """Whether a file is an installed package's, under the standard
+    library's directory (site-packages) but not under the parts of Django
+    and asgiref that ``machinery`` names."""
+    for marker in ("site-packages", "dist-packages"):
+        if f"{os.sep}{marker}{os.sep}" in real:
+            return not any(
+                marker in prefix and real.startswith(prefix) for prefix in machinery
+            )
+    return False
+
+
 # A frame's code and last instruction offset: what a recording keeps of a
 # call site (the line number is worked out when it is formatted).
 Site = tuple[types.CodeType, int]
@@ -539,6 +574,8 @@ class CodeLocator:
         self._library_codes: dict[int, types.CodeType] = {}
         self._user_codes: dict[int, types.CodeType] = {}
         self._formatted: dict[tuple[int, int], tuple[types.CodeType, str]] = {}
+        self._machinery: tuple[str, ...] | None = None
+        self._machinery_files: dict[str, bool] = {}
 
     def _setup(self) -> None:
         from django.conf import settings
@@ -598,6 +635,7 @@ class CodeLocator:
         """
         found: list[Site] = []
         library, user = self._library_codes, self._user_codes
+        start = frame
         # A plain loop, not a generator: this runs for every stored dispatch.
         while frame is not None and len(found) < depth:
             code = frame.f_code
@@ -608,7 +646,32 @@ class CodeLocator:
                 if user.get(known) is code or not self.info(code)[0]:
                     found.append((code, frame.f_lasti))
             frame = frame.f_back
+        if not found:
+            return self._fallback(start)
         return found
+
+    def _fallback(self, frame: types.FrameType | None) -> list[Site]:
+        """With no frame of the project's on the stack (the admin saving an
+        object under runserver, a management command), the innermost one
+        past the ORM, the dispatcher and the servers: Django's code that
+        made the call (``django/contrib/admin/options.py:… in save_model``)."""
+        if self._machinery is None:
+            self._machinery = _machinery_prefixes()
+        machinery, known = self._machinery, self._machinery_files
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            inside = known.get(filename)
+            if inside is None:
+                real = os.path.normcase(os.path.realpath(filename))
+                inside = filename.startswith("<") or (
+                    real.startswith(machinery) and not _installed(real, machinery)
+                )
+                if len(known) < 10_000:
+                    known[filename] = inside
+            if not inside:
+                return [(frame.f_code, frame.f_lasti)]
+            frame = frame.f_back
+        return []
 
     def _awaiting_sites(
         self, handler: types.FrameType, found: list[Site], depth: int
@@ -631,6 +694,7 @@ class CodeLocator:
         code, the sync_to_async hop) goes to ``frames()``.
         """
         known = self._code_info
+        start = frame
         while frame is not None:
             code = frame.f_code
             entry = known.get(id(code))
@@ -640,7 +704,8 @@ class CodeLocator:
             if not entry[1]:
                 return (code, frame.f_lasti)
             frame = frame.f_back
-        return None
+        found = self.frames(start)  # no frame of the project's: the fallback
+        return found[0] if found else None
 
     def format(self, site: Site) -> str:
         """``path:line in function`` for one frame found by ``frames()``."""

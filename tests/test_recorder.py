@@ -952,3 +952,22 @@ def test_ignored_receivers_are_left_out_of_a_shown_dispatch_children_follow() ->
     assert by_sender["'from hidden'"]["parent_receiver"] is None
     assert by_sender["'from shown'"]["parent_receiver"] == 0
     assert {child["parent"] for child in children} == {outer["id"]}
+
+
+@pytest.mark.django_db
+def test_with_no_project_frame_the_send_site_is_djangos_calling_code() -> None:
+    # Nothing of the project's on the stack (the admin under runserver, a
+    # management command): the code that called into the ORM is named.
+    from django.core import serializers
+
+    data = '[{"model": "testapp.blogpost", "fields": {"title": "loaded"}}]'
+    (loaded,) = serializers.deserialize("json", data)
+    with connected(post_save, noop, sender=BlogPost), signals_panel.record() as rec:
+        context = contextvars.copy_context()
+        worker = threading.Thread(target=context.run, args=(loaded.save,))
+        worker.start()
+        worker.join()
+    (event,) = rec.dispatches("post_save")
+    assert event.sent_from is not None
+    assert event.sent_from.startswith("django/core/serializers/base.py:")
+    assert event.sent_from.endswith(" in save")
