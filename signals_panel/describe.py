@@ -412,7 +412,7 @@ def describe_target(instance: Any, using: Any = None) -> dict[str, str | None] |
     if facts is None:
         return None
     pk = primary_key(instance, facts.pk_attname)
-    return {
+    target = {
         "model": facts.label,
         "concrete_model": facts.concrete_label,
         "pk": None if pk is None else pk_text(pk),
@@ -420,6 +420,9 @@ def describe_target(instance: Any, using: Any = None) -> dict[str, str | None] |
         # Ties pre_save of an unsaved object to its post_save (pk None then).
         "object": hex(id(instance)),
     }
+    if facts.fields is not None:  # a multi-table child: its ancestors' rows
+        target["parents"] = [label for _, label in facts.rows[1:]]
+    return target
 
 
 def describe_sender(sender: Any) -> str:

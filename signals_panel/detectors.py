@@ -131,16 +131,24 @@ def flag_events(stats: dict[str, Any], findings: list[Finding]) -> None:
 # Same-row cycles: recursive_save and double_save
 
 
-def row_key(event: dict[str, Any]) -> tuple[str, ...] | None:
-    """What a save/delete/m2m dispatch is about, by primary key."""
+def row_keys(event: dict[str, Any]) -> list[tuple[str, ...]]:
+    """What a save/delete/m2m dispatch is about, by primary key: its row,
+    and for a save of a multi-table child its ancestors' rows too (the save
+    writes them)."""
     family = FAMILIES.get(event["signal"])
     target = event.get("target")
     if family is None or not target or target.get("pk") is None:
-        return None
+        return []
     row = (target["concrete_model"], target["db"], target["pk"])
     if family == "m2m":
-        return (family, event["sender"], *row)
-    return (family, *row)
+        return [(family, event["sender"], *row)]
+    keys: list[tuple[str, ...]] = [(family, *row)]
+    if family == "save":
+        keys.extend(
+            (family, parent, target["db"], target["pk"])
+            for parent in target.get("parents", ())
+        )
+    return keys
 
 
 def object_key(event: dict[str, Any]) -> tuple[str, ...] | None:
@@ -188,7 +196,10 @@ def _same_row_links(events: list[dict[str, Any]]) -> list[_Link]:
     ]
     while stack:
         event, entering = stack.pop()
-        keys = [key for key in (row_key(event), object_key(event)) if key]
+        keys = row_keys(event)
+        by_object = object_key(event)
+        if by_object:
+            keys.append(by_object)
         if not entering:
             for key in keys:
                 open_by_key[key].pop()
@@ -383,8 +394,11 @@ def _cycle_finding(
         # Each re-save of the receiver's is one more write of the row.
         writes = max(1 + len(each.links) for each in chains)
         times = "twice" if writes == 2 else f"{writes} times"
+        again = _row_label(chain.first.event)
+        if again != row:  # a multi-table child's row and its parent's
+            again = f"the {again} row of {row}"
         message = (
-            f"{signal} receiver {receiver} saves {row} again"
+            f"{signal} receiver {receiver} saves {again} again"
             + (f" at {site}" if site else "")
             + f", so the row is written {times}{rows}."
         )

@@ -454,3 +454,29 @@ def test_double_saves_past_the_cap_are_not_repeated_saves() -> None:
         "Later post_save of testapp.BlogPost dispatches were counted, not stored: "
         "there may be more rows."
     )
+
+
+def saves_the_place_row(
+    sender: Any, instance: Any, created: bool, **kwargs: Any
+) -> None:
+    from tests.testapp.models import Place
+
+    if created:
+        Place.objects.get(pk=instance.pk).save()
+
+
+def test_a_multi_table_childs_receiver_saving_its_parent_row_is_a_double_save() -> None:
+    from tests.testapp.models import Restaurant
+
+    with (
+        connected(post_save, saves_the_place_row, sender=Restaurant),
+        connected(post_save, noop),
+        signals_panel.record() as recording,
+    ):
+        restaurant = Restaurant.objects.create(name="Chez", seats=3)
+    (finding,) = recording.findings
+    assert finding.kind == "double_save"
+    assert finding.message.startswith(
+        f"post_save receiver {__name__}.saves_the_place_row saves the testapp.Place "
+        f"pk={restaurant.pk} row of testapp.Restaurant pk={restaurant.pk} again at "
+    )
