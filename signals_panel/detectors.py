@@ -702,6 +702,8 @@ RAISED_ADVICE = (
 
 def detect_duplicate_receivers(analysis: Analysis) -> Iterator[Finding]:
     seen: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    # The most times it ran for one dispatch.
+    runs: dict[tuple[str, str], int] = {}
     for event in analysis.events:
         counts: dict[tuple[str, str], int] = defaultdict(int)
         for call in event["receivers"]:
@@ -718,7 +720,8 @@ def detect_duplicate_receivers(analysis: Analysis) -> Iterator[Finding]:
         for key, count in counts.items():
             if count > 1:
                 seen[key].append(event)
-    for (where, _qualname), events in seen.items():
+                runs[key] = max(runs.get(key, 0), count)
+    for (where, qualname), events in seen.items():
         names = sorted(
             {
                 call["name"]
@@ -734,14 +737,18 @@ def detect_duplicate_receivers(analysis: Analysis) -> Iterator[Finding]:
             if len(names) > 1
             else ""
         )
+        times = runs[(where, qualname)]
+        ran = "twice" if times == 2 else f"{times} times"
         yield Finding(
             "duplicate_receiver",
             "warning",
-            f"{names[0]} ran more than once for one {event['signal_name']} dispatch"
-            f"{twice_as}.",
-            "Connect receivers in AppConfig.ready() and pass dispatch_uid= to "
-            "connect()/@receiver so a second registration replaces the first; "
-            "import the module under a single name.",
+            f"{names[0]} ran {ran} for one {event['signal_name']} dispatch: it is "
+            f"connected more than once{twice_as}.",
+            "Connect it once, in AppConfig.ready(). A second connection comes from "
+            "a connect()/@receiver run again without dispatch_uid= (or with another "
+            "one: the same dispatch_uid= makes a repeat replace the first), from one "
+            "for every sender (no sender=) beside one for this sender, or from its "
+            "module imported under two names.",
             [e["id"] for e in events],
             names[0],
             where,

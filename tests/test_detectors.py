@@ -393,7 +393,26 @@ def test_a_function_connected_twice_is_a_duplicate_receiver() -> None:
         order_paid.send(sender=None)
     finding = only(recording.findings, "duplicate_receiver")
     assert finding.receiver == "tests.testapp.receivers_twice.count_payment"
-    assert "dispatch_uid" in finding.advice
+    assert finding.message == (
+        "tests.testapp.receivers_twice.count_payment ran twice for one order_paid "
+        "dispatch: it is connected more than once."
+    )
+    assert "the same dispatch_uid= makes a repeat replace the first" in finding.advice
+
+
+def test_a_function_for_every_sender_and_for_one_runs_three_times() -> None:
+    from tests.testapp.receivers_twice import count_payment
+
+    with (
+        connected(order_paid, count_payment, dispatch_uid="any"),
+        connected(order_paid, count_payment, sender=BlogPost),
+        connected(order_paid, count_payment, sender=BlogPost, dispatch_uid="b"),
+        signals_panel.record() as recording,
+    ):
+        order_paid.send(sender=BlogPost)
+    finding = only(recording.findings, "duplicate_receiver")
+    assert " ran 3 times for one order_paid dispatch" in finding.message
+    assert "one for every sender (no sender=) beside one" in finding.advice
 
 
 def test_a_module_imported_under_two_names_is_a_duplicate_receiver() -> None:
