@@ -105,6 +105,9 @@ class Analysis:
         self.by_id = {event["id"]: event for event in self.events}
         self.links = _same_row_links(self.events)
         self.in_cycles = {link.event["id"] for link in self.links}
+        # What the recording covered, as messages say it: "request" (the
+        # panel's) or "recording" (a record() block, the pytest fixture).
+        self.unit: str = stats.get("unit", "request")
 
 
 def find_hazards(stats: dict[str, Any]) -> list[Finding]:
@@ -279,7 +282,7 @@ def detect_save_cycles(analysis: Analysis) -> Iterator[Finding]:
         if row["not_stored"]
     }
     for (kind, name, where), chains in merged.items():
-        finding = _cycle_finding(kind, name, where, chains, by_id)
+        finding = _cycle_finding(kind, name, where, chains, by_id, analysis.unit)
         if any(
             (c.root["signal"], c.root["sender"]) in capped
             or (c.root["signal"], OTHER_SENDERS) in capped
@@ -311,10 +314,13 @@ class _Chain:
         self.kind = (
             "double_save" if direct and self.family == "save" else "recursive_save"
         )
-        self.crashed = any(
-            "RecursionError" in (event.get("error") or "")
+        errors = [
+            event.get("error") or ""
             for event in (root, *(link.event for link in links))
-        )
+        ]
+        self.crashed = any("RecursionError" in error for error in errors)
+        # Stopped by RAISE_ON_RECURSION rather than by Python's limit.
+        self.stopped = any("SignalRecursionError" in error for error in errors)
 
 
 def finding_root_signal(chains: list[_Chain]) -> str:
@@ -372,6 +378,7 @@ def _cycle_finding(
     where: str | None,
     chains: list[_Chain],
     by_id: dict[int, dict[str, Any]],
+    unit: str,
 ) -> Finding:
     chain = chains[0]
     root = chain.root
@@ -387,7 +394,7 @@ def _cycle_finding(
     receiver = name or "a receiver"
     row = _row_label(root)
     steps = _chain_steps(chain, by_id)
-    rows = f" ({len(chains)} rows in this request)" if len(chains) > 1 else ""
+    rows = f" ({len(chains)} rows in this {unit})" if len(chains) > 1 else ""
     if kind == "double_save":
         signal = root["signal_name"]
         site = chain.first.event.get("sent_from")
@@ -442,12 +449,19 @@ def _cycle_finding(
         what = what[0].upper() + what[1:]
     levels = max(each.levels for each in chains)
     crashed = any(each.crashed for each in chains)
+    stopped = any(each.stopped for each in chains)
     if levels > 1 or crashed:  # the chain shown repeated on: say so
         steps.append("…")
     message = (
         f"{what} is {verb} again while its own {root['signal_name']} is still "
         f"running, {levels} level{'s' if levels != 1 else ''} deep"
-        + (" until RecursionError" if crashed else "")
+        + (
+            ", until SIGNALS_PANEL['RAISE_ON_RECURSION'] stopped the next save"
+            if stopped
+            else " until RecursionError"
+            if crashed
+            else ""
+        )
         + (f", through {receiver}" if name else "")
         + f"{rows}."
     )
@@ -562,7 +576,7 @@ def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
         yield Finding(
             "repeated_save",
             "info",
-            f"{model} pk={pk} was saved {len(writes)} times in this request, "
+            f"{model} pk={pk} was saved {len(writes)} times in this {analysis.unit}, "
             f"from {', '.join(dict.fromkeys(sites))}.",
             "Gather the changes and save once (pass update_fields for partial "
             "updates); each save() is a query and sends pre_save and post_save.",
@@ -621,6 +635,12 @@ def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
     for event in analysis.events:
         for index, call in enumerate(event["receivers"]):
             error = call.get("error")
+            if (
+                error
+                and "RecursionError" in error
+                and event["id"] in analysis.in_cycles
+            ):
+                continue  # the recursive_save of that chain tells of it
             if error and (event["id"], index, error) not in passed_on:
                 # Where it ended: the dispatch that swallowed it, or the one
                 # it propagated out of last.

@@ -46,6 +46,7 @@ class SignalTimelinePanel(Panel):
         if self._recording is not None and self._recording.recorder.active:
             return  # enabled already: one recording
         self._recording = Recording()
+        self._recording.recorder.unit = "request"
         self._recording.start()
 
     def disable_instrumentation(self) -> None:

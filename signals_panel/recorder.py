@@ -375,6 +375,8 @@ class Recorder:
         self.ignore_signals = tuple(self.config["IGNORE_SIGNALS"])
         self.ignore_receivers = tuple(self.config["IGNORE_RECEIVERS"])
         self.active = False
+        # What it covers, as findings say it: "request" for the panel's.
+        self.unit = "recording"
         self.started = time.perf_counter()
         self.duration_ms = 0.0
         self.events: list[Event] = []
@@ -1083,6 +1085,7 @@ class Recorder:
         _leave_out_ignored_receivers(events, self.ignore_receivers)
         return {
             "version": STATS_VERSION,
+            "unit": self.unit,
             "events": events,
             "signals": [row.to_dict() for row in rows],
             "writes": [

@@ -449,7 +449,7 @@ def test_double_saves_past_the_cap_are_not_repeated_saves() -> None:
             BlogPost.objects.create(title=str(n))
     assert kinds(recording) == ["double_save", "truncated"]
     finding = recording.findings[0]
-    assert "(5 rows in this request)" in finding.message
+    assert "(5 rows in this recording)" in finding.message
     assert finding.message.endswith(
         "Later post_save of testapp.BlogPost dispatches were counted, not stored: "
         "there may be more rows."
@@ -480,3 +480,30 @@ def test_a_multi_table_childs_receiver_saving_its_parent_row_is_a_double_save() 
         f"post_save receiver {__name__}.saves_the_place_row saves the testapp.Place "
         f"pk={restaurant.pk} row of testapp.Restaurant pk={restaurant.pk} again at "
     )
+
+
+def saves_itself(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+    instance.save()
+
+
+@pytest.mark.parametrize("limit", [None, 3])
+def test_a_chain_stopped_by_an_error_is_one_finding(limit: int | None) -> None:
+    from django.db.models.signals import pre_save
+
+    with (
+        connected(pre_save, saves_itself, sender=BlogPost),
+        signals_panel.record({"RAISE_ON_RECURSION": limit}) as recording,
+    ):
+        with pytest.raises(RecursionError):
+            BlogPost.objects.create(title="deep")
+    # The receivers' errors are the chain's: no receiver_error beside it.
+    assert "receiver_error" not in kinds(recording)
+    (finding,) = [f for f in recording.findings if f.kind == "recursive_save"]
+    if limit:
+        assert finding.message.startswith(
+            "An unsaved testapp.BlogPost is saved again while its own pre_save is "
+            "still running, 3 levels deep, until SIGNALS_PANEL['RAISE_ON_RECURSION'] "
+            "stopped the next save, through "
+        )
+    else:
+        assert "until RecursionError" in finding.message
