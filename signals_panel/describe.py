@@ -33,6 +33,7 @@ from django.db.models import Model
 from django.db.models.query import QuerySet
 from django.dispatch import Signal
 from django.http import HttpRequest
+from django.template.base import Template
 from django.utils.functional import LazyObject, Promise, empty
 
 # Where sync code called through sync_to_async starts in its worker thread.
@@ -434,6 +435,11 @@ def describe_sender(sender: Any) -> str:
             return describe_class(sender)
     except Exception:  # a class whose metaclass misbehaves
         return f"<class {_type_name(sender)}>"
+    if type(sender) is Template:  # template_rendered's sender: by its name
+        name = sender.__dict__.get("name")
+        if type(name) is str:
+            return f"Template {cut(repr(name), 118)}"
+        return "Template (from a string)"
     return describe_value(sender, 120)
 
 

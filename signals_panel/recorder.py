@@ -1163,7 +1163,11 @@ class Recording:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return self.recorder.summary()
+        """Totals, as the panel shows them, with the findings' count by
+        severity (``hazards``)."""
+        summary = self.recorder.summary()
+        summary["hazards"] = _by_severity(self.findings)
+        return summary
 
     def dispatches(
         self, signal_name: str | None = None, sender: str | None = None
@@ -1194,10 +1198,7 @@ class Recording:
         for event, data in zip(self.recorder.events, stats["events"], strict=True):
             event.flags = list(data["flags"])
         stats["findings"] = [finding.to_dict() for finding in findings]
-        stats["summary"]["hazards"] = {
-            severity: sum(1 for finding in findings if finding.severity == severity)
-            for severity in SEVERITIES
-        }
+        stats["summary"]["hazards"] = _by_severity(findings)
         return stats
 
     def start(self) -> None:
@@ -1266,6 +1267,13 @@ class Recording:
         traceback: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, traceback)
+
+
+def _by_severity(findings: list[Finding]) -> dict[str, int]:
+    return {
+        severity: sum(1 for finding in findings if finding.severity == severity)
+        for severity in SEVERITIES
+    }
 
 
 def record(config: dict[str, Any] | None = None) -> Recording:

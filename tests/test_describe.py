@@ -227,3 +227,14 @@ def test_senders_are_named_by_model_label_class_path_or_value() -> None:
     assert describe_sender(None) == "None"
     assert describe_sender("app") == "'app'"
     assert describe_sender(Handler) == "tests.test_describe.Handler"
+
+
+def test_template_senders_are_named_by_their_template() -> None:
+    from django.template import engines
+    from django.template.base import Template
+
+    engine = engines["django"].engine
+    assert describe_sender(Template("x", engine=engine, name="blog/done.html")) == (
+        "Template 'blog/done.html'"
+    )
+    assert describe_sender(Template("x", engine=engine)) == "Template (from a string)"

@@ -58,6 +58,7 @@ def test_info_findings_fail_the_assertion_only_when_asked() -> None:
         post = BlogPost.objects.create(title="once")
         post.save()  # repeated_save: info
     assert [f.severity for f in rec.findings] == ["info"]
+    assert rec.summary["hazards"] == {"error": 0, "warning": 0, "info": 1}
     assert_no_signal_hazards(rec)
     with pytest.raises(AssertionError, match="repeated_save \\(info\\)"):
         assert_no_signal_hazards(rec, severity="info")
