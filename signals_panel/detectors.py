@@ -957,8 +957,10 @@ def detect_truncation(analysis: Analysis) -> Iterator[Finding]:
     yield Finding(
         "truncated",
         "info",
-        f"{truncated} of {summary.get('dispatches', 0)} dispatches were counted "
-        f"but not stored{top}.",
+        f"{truncated} dispatch{'es' if truncated != 1 else ''} with receivers "
+        f"{'were' if truncated != 1 else 'was'} counted but not stored{top}; "
+        f"{summary.get('dispatches', 0)} in all, {summary.get('silent', 0)} of them "
+        "without receivers (never stored).",
         f"Raise SIGNALS_PANEL['MAX_EVENTS'] (now {limits.get('max_events')}) or "
         f"['MAX_EVENTS_PER_SENDER'] (now {limits.get('max_events_per_sender')}) to "
         "keep more.",
