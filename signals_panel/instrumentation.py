@@ -590,11 +590,12 @@ class _Wrapper:
         return getattr(self.receiver, name)
 
 
-def _failed(call: ReceiverCall, error: BaseException) -> None:
+def _failed(scope: Scope, call: ReceiverCall, error: BaseException) -> None:
     try:
         call.error = describe_exception(error)
     except BaseException:  # e.g. RecursionError right at the limit
         call.error = "error (not describable)"
+    scope.recorder.note_failure(error)
 
 
 class SyncReceiver(_Wrapper):
@@ -619,7 +620,7 @@ def _run_receiver(
     try:
         return receiver(*args, **kwargs)
     except BaseException as error:
-        _failed(call, error)
+        _failed(scope, call, error)
         raise
     finally:
         call.duration_ms += (perf_counter() - started) * 1000
@@ -697,7 +698,7 @@ class _Scoped:
                     value, error = None, thrown
         except BaseException as failure:
             if not closed:
-                _failed(call, failure)
+                _failed(scope, call, failure)
             raise
         finally:
             call.duration_ms = (perf_counter() - self.started) * 1000

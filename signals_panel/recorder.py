@@ -312,6 +312,31 @@ def entered_a_receiver(traceback: TracebackType | None) -> bool:
     return True
 
 
+# The patched Signal.send/asend (instrumentation.py): every dispatch in a
+# recording runs one.
+_PATCHED_SEND = (
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "instrumentation.py"),
+    ("send", "asend"),
+)
+# Frames looked at below where an error was caught.
+MAX_FAILURE_FRAMES = 200
+
+
+def _passed_up(traceback: TracebackType | None) -> bool:
+    """Whether an error, caught where ``traceback`` starts, was raised inside
+    a dispatch sent from further down (which counted it as its own)."""
+    filename, names = _PATCHED_SEND
+    traceback = traceback.tb_next if traceback is not None else None
+    for _ in range(MAX_FAILURE_FRAMES):
+        if traceback is None:
+            return False
+        code = traceback.tb_frame.f_code
+        if code.co_name in names and os.path.abspath(code.co_filename) == filename:
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
 def _nobody_listens(signal: Signal, sender: Any) -> bool:
     """Django's own test for a dispatch that calls no receiver."""
     if not signal.receivers:
@@ -395,6 +420,9 @@ class Recorder:
         # signals added to the request, without counting nested ones twice.
         self.top_level_ms = 0.0
         self.internal_errors = 0
+        # Receiver errors, each exception once however many receivers and
+        # dispatches it passed up through.
+        self.failures = 0
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------
@@ -516,6 +544,7 @@ class Recorder:
                     row.not_stored += 1
                     row.unstorable += unstorable
                     row.errors += 1
+                    self.note_failure(sys.exc_info()[1])
                     if entered_a_receiver(sys.exc_info()[2]):
                         row.receivers_run += 1
                 else:
@@ -529,12 +558,19 @@ class Recorder:
         except Exception:
             self.internal_errors += 1
 
+    def note_failure(self, error: BaseException | None) -> None:
+        """Count a receiver's error for the total, unless it came out of a
+        dispatch sent further down (that one counted it)."""
+        if error is not None and not _passed_up(error.__traceback__):
+            self.failures += 1
+
     def count_errors(self, row: SummaryRow, responses: list[tuple[Any, Any]]) -> None:
         """Count the receivers ``send_robust()`` caught an error from."""
         try:
-            row.errors += sum(
-                1 for _, response in responses if isinstance(response, Exception)
-            )
+            for _, response in responses:
+                if isinstance(response, Exception):
+                    row.errors += 1
+                    self.note_failure(response)
         except Exception:  # not Django's list of pairs
             self.internal_errors += 1
 
@@ -825,6 +861,7 @@ class Recorder:
             row.receivers_run += dispatch.receivers
             if error is not None:
                 row.errors += 1
+                self.note_failure(error)
         dispatch.named = None
         dispatch.caller = None
 
@@ -971,6 +1008,7 @@ class Recorder:
             self.top_level_ms += inner.top_level_ms
             self._absorb_writes(inner, new_ids)
         self.internal_errors += inner.internal_errors
+        self.failures += inner.failures
         for bypass in inner.bypasses[: MAX_BYPASSES - len(self.bypasses)]:
             # Inside the event it ran in, or where that one's children went.
             inside = bypass["inside"]
@@ -1051,7 +1089,7 @@ class Recorder:
             "receivers_run": sum(row.receivers_run for row in rows),
             # One error that passed up through receivers that sent each
             # other's dispatches is one error (each row still counts it).
-            "receiver_errors": sum(row.errors for row in rows) - self._passed_on(),
+            "receiver_errors": self.failures,
             "dispatch_ms": round(self.top_level_ms, 3),
             "receiver_ms": round(sum(call.duration_ms for call in outer), 3),
             "receiver_queries": sum(call.queries for call in outer),
@@ -1059,21 +1097,6 @@ class Recorder:
             "request_ms": round(self.duration_ms, 3),
             "internal_errors": self.internal_errors,
         }
-
-    def _passed_on(self) -> int:
-        """Stored dispatches whose error passed on to the receiver that sent
-        them, where it is counted again."""
-        events = self.events
-        passed = 0
-        for event in events:
-            error, parent = event.error, event.parent
-            if error is None or parent is None or not 0 <= parent < len(events):
-                continue
-            receivers = events[parent].receivers
-            index = event.parent_receiver
-            if index is not None and 0 <= index < len(receivers):
-                passed += receivers[index].error == error
-        return passed
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready stats: flat events, the per-signal table, totals."""

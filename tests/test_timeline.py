@@ -202,3 +202,31 @@ def test_one_error_passing_up_through_receivers_is_one_receiver_error() -> None:
     assert recording.summary["receiver_errors"] == 1
     rows = {row["signal_name"]: row["errors"] for row in recording.to_dict()["signals"]}
     assert rows == {"signal": 1, "sent": 1}  # the local one is unnamed
+
+
+def test_a_recursion_error_is_one_receiver_error_past_the_caps_too() -> None:
+    from django.db.models.signals import pre_save
+
+    from tests.testapp.models import BlogPost
+
+    def saves_itself(sender: Any, instance: Any, **kwargs: Any) -> None:
+        instance.save()
+
+    with (
+        connected(pre_save, saves_itself, sender=BlogPost),
+        signals_panel.record({"MAX_EVENTS_PER_SENDER": 5}) as recording,
+    ):
+        with pytest.raises(RecursionError):
+            BlogPost(title="deep").save()
+    assert recording.summary["receiver_errors"] == 1
+
+
+def test_each_error_send_robust_swallowed_is_counted() -> None:
+    with (
+        connected(sent, fails),
+        connected(sent, lambda sender, **kwargs: 1 / 0),
+        signals_panel.record({"MAX_EVENTS_PER_SENDER": 1}) as recording,
+    ):
+        sent.send_robust(sender=None)  # stored
+        sent.send_robust(sender=None)  # counted
+    assert recording.summary["receiver_errors"] == 4
