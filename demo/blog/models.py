@@ -20,6 +20,14 @@ class BlogPost(models.Model):
         return self.title
 
 
+class ListedPost(BlogPost):
+    """Posts as a list page shows them: a post_init receiver counts each
+    one's likes, one query per row loaded."""
+
+    class Meta:
+        proxy = True
+
+
 class Comment(models.Model):
     post = models.ForeignKey(
         BlogPost, on_delete=models.CASCADE, related_name="comments"

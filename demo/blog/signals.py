@@ -14,7 +14,17 @@ from django.db.models.signals import (
 )
 from django.dispatch import Signal, receiver
 
-from .models import Author, BlogPost, Book, Comment, Draft, Order, Profile, Subscriber
+from .models import (
+    Author,
+    BlogPost,
+    Book,
+    Comment,
+    Draft,
+    ListedPost,
+    Order,
+    Profile,
+    Subscriber,
+)
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -152,6 +162,13 @@ def update_stock(sender, order_id, **kwargs):
 def remember_loaded_text(sender, instance, **kwargs):
     # A common "track changes" pattern; with many rows it floods post_init.
     instance._loaded_text = instance.text
+
+
+@receiver(post_init, sender=ListedPost)
+def load_like_total(sender, instance, **kwargs):
+    # Looks harmless on one object; a list of 30 posts runs 30 queries.
+    if instance.pk is not None:
+        instance.like_total = instance.liked.count()
 
 
 # -- async ------------------------------------------------------------------------

@@ -12,7 +12,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from .models import Author, BlogPost, Book, Comment, Draft, Order, Subscriber
+from .models import (
+    Author,
+    BlogPost,
+    Book,
+    Comment,
+    Draft,
+    ListedPost,
+    Order,
+    Subscriber,
+)
 from .signals import order_paid, post_published
 
 User = get_user_model()
@@ -93,6 +102,12 @@ SCENARIOS = [
         "Load 2,000 comments",
         "A post_init receiver runs for every loaded row; then a custom signal is sent.",
         "post_init counted 2,000 times, 100 stored and a truncated note; post_published still stored after the flood.",
+    ),
+    Scenario(
+        "post_list",
+        "List posts with their like counts",
+        "A post_init receiver counts each post's likes while the list loads.",
+        "A query_per_instance warning naming load_like_total, with the COUNT query of its own for each post.",
     ),
     Scenario(
         "async_view",
@@ -207,6 +222,15 @@ def many_rows(request: HttpRequest) -> HttpResponse:
     comments = list(Comment.objects.all()[:2000])
     post_published.send(sender=BlogPost, post_id=None)
     return _done(request, "many_rows", [f"Loaded {len(comments)} comments."])
+
+
+@require_POST
+def post_list(request: HttpRequest) -> HttpResponse:
+    posts = list(ListedPost.objects.order_by("pk")[:30])
+    total = sum(post.like_total for post in posts)
+    return _done(
+        request, "post_list", [f"Listed {len(posts)} posts with {total} likes."]
+    )
 
 
 @require_POST

@@ -178,6 +178,20 @@ def test_many_rows_flood_is_capped_and_later_events_survive() -> None:
     assert finding_kinds(stats) == ["truncated"]
 
 
+def test_post_list_flags_the_query_run_for_each_post() -> None:
+    stats = post("/scenarios/post-list/").stats()
+    inits = events(stats, "post_init")
+    assert len(inits) >= 3
+    (call,) = inits[0]["receivers"]
+    assert call["name"] == "blog.signals.load_like_total"
+    (statement,) = call["sql"]
+    assert statement["sql"].startswith("SELECT COUNT(*)")
+    assert finding_kinds(stats) == ["query_per_instance"]
+    (finding,) = stats["findings"]
+    assert finding["receiver"] == "blog.signals.load_like_total"
+    assert f"for {len(inits)} instances of blog.ListedPost" in finding["message"]
+
+
 def test_async_view_under_asgi() -> None:
     async def fetch() -> Any:
         client = AsyncClient(raise_request_exception=False)
