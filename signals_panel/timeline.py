@@ -113,6 +113,9 @@ def _grouped(
                     "parent": first["parent"],
                     "duration_ms": sum(event["duration_ms"] for event in run),
                     "receivers": [call["name"] for call in first["receivers"]],
+                    # Members share their flags (_alike): the group shows them.
+                    "flags": first["flags"],
+                    "flag_severity": first.get("flag_severity"),
                 }
             )
             items.extend({**event, "member_of": group_id} for event in run)
@@ -121,7 +124,7 @@ def _grouped(
         run.clear()
 
     for event in siblings:
-        plain = not event["flags"] and not children.get(event["id"])
+        plain = not children.get(event["id"])
         if run and not (plain and _alike(event, run[0])):
             flush()
         if plain:
@@ -139,6 +142,7 @@ def _alike(event: dict[str, Any], other: dict[str, Any]) -> bool:
         event["signal"] == other["signal"]
         and event["sender"] == other["sender"]
         and event["kwargs"] == other["kwargs"]
+        and event["flags"] == other["flags"]
         and not event["error"]
         and [(c["name"], c["error"]) for c in event["receivers"]]
         == [(c["name"], c["error"]) for c in other["receivers"]]
@@ -208,8 +212,9 @@ def _group_html(row: dict[str, Any], labels: _Labels) -> str:
     receivers = ", ".join(row["receivers"])
     signal, sender = _e(row["signal_name"]), _e(row["sender"])
     parent = "" if row["parent"] is None else int(row["parent"])
+    flagged, flags = _flag_html(row)
     return (
-        f'<tr class="djsp-group" data-djsp-group="{_e(row["group"])}" '
+        f'<tr class="djsp-group{flagged}" data-djsp-group="{_e(row["group"])}" '
         f'data-djsp-parent="{parent}" '
         f'data-djsp-signal="{signal}" data-djsp-sender="{sender}"><td>'
         f'<div data-djdt-styles="paddingLeft:{int(row["indent"])}px">'
@@ -218,7 +223,7 @@ def _group_html(row: dict[str, Any], labels: _Labels) -> str:
         f'data-djsp-show="{labels.show_group}" data-djsp-hide="{labels.hide_group}">'
         "&#9656;</button> "
         f'<strong class="djsp-signal" title="{_e(row["signal"])}">{signal}</strong> '
-        f'<span class="djsp-times">&times;{int(row["members"])}</span></div></td>'
+        f'<span class="djsp-times">&times;{int(row["members"])}</span>{flags}</div></td>'
         f'<td><span class="djsp-sender">{sender}</span></td><td>{_e(collapsed)}'
         f'<span class="djsp-group-receivers">{_e(receivers)}</span></td>'
         f'<td class="djsp-axis"></td><td class="djsp-num">{_ms(row["duration_ms"])}'
@@ -226,21 +231,30 @@ def _group_html(row: dict[str, Any], labels: _Labels) -> str:
     )
 
 
+def _flag_html(row: dict[str, Any]) -> tuple[str, str]:
+    """The row classes (a leading space) and badges of an event's flags,
+    coloured by the most severe finding of each kind."""
+    if not row["flags"]:
+        return "", ""
+    severities = row.get("flag_severity") or {}
+    worst = min(
+        SEVERITIES.index(severities.get(flag, "warning")) for flag in row["flags"]
+    )
+    badges = "".join(
+        f' <span class="djsp-flag djsp-flag-{_e(severities.get(flag, "warning"))}">'
+        f"{_e(flag)}</span>"
+        for flag in row["flags"]
+    )
+    return f" djsp-flagged djsp-flagged-{SEVERITIES[worst]}", badges
+
+
 def _event_html(event: dict[str, Any], labels: _Labels) -> str:
     event_id = int(event["id"])
     classes = "djsp-event"
     if event["error"]:
         classes += " djsp-failed"
-    severities = event.get("flag_severity") or {}
-    if event["flags"]:
-        worst = min(
-            (
-                SEVERITIES.index(severities.get(flag, "warning"))
-                for flag in event["flags"]
-            ),
-            default=1,
-        )
-        classes += f" djsp-flagged djsp-flagged-{SEVERITIES[worst]}"
+    flagged, flags = _flag_html(event)
+    classes += flagged
     parent = "" if event["parent"] is None else int(event["parent"])
     signal_name = _e(event["signal_name"])
     sender = _e(event["sender"])
@@ -267,11 +281,6 @@ def _event_html(event: dict[str, Any], labels: _Labels) -> str:
         f' <span class="djsp-method">{_e(event["method"])}</span>'
         if event["method"] != "send"
         else ""
-    )
-    flags = "".join(
-        f' <span class="djsp-flag djsp-flag-{_e(severities.get(flag, "warning"))}">'
-        f"{_e(flag)}</span>"
-        for flag in event["flags"]
     )
     depth = int(event["depth"])
     if depth > NARROW_FROM_DEPTH:

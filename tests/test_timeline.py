@@ -230,3 +230,24 @@ def test_each_error_send_robust_swallowed_is_counted() -> None:
         sent.send_robust(sender=None)  # stored
         sent.send_robust(sender=None)  # counted
     assert recording.summary["receiver_errors"] == 4
+
+
+@pytest.mark.django_db
+def test_alike_flagged_dispatches_group_under_a_flagged_group_row() -> None:
+    from django.db.models.signals import post_init
+
+    from tests.testapp.models import BlogPost, Comment
+
+    def counts(sender: Any, instance: Any, **kwargs: Any) -> None:
+        if instance.pk is not None:
+            Comment.objects.filter(post=instance).count()
+
+    BlogPost.objects.bulk_create([BlogPost(title=str(n)) for n in range(7)])
+    with connected(post_init, counts, sender=BlogPost), signals_panel.record() as rec:
+        list(BlogPost.objects.all())
+    soup = rendered(rec)
+    (group,) = soup.select("tr.djsp-group")
+    assert "djsp-flagged-warning" in group["class"]
+    assert group.select_one(".djsp-flag").get_text() == "query_per_instance"
+    members = soup.select(f'tr[data-djsp-member="{group["data-djsp-group"]}"]')
+    assert len(members) == 7
