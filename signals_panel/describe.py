@@ -405,10 +405,26 @@ def primary_key(instance: Any, attname: str) -> Any:
     return instance.pk if pk is _MISSING else pk
 
 
-def describe_target(instance: Any, using: Any = None) -> dict[str, str | None] | None:
+def tables_written(model: ModelFacts, update_fields: Any) -> Any:
+    """The (table, label) rows a save of a multi-table model writes: with
+    ``update_fields``, only the tables holding one of those fields."""
+    if not update_fields or model.fields is None:
+        return model.rows
+    return [
+        row
+        for row, fields in zip(model.rows, model.fields, strict=True)
+        if not fields.isdisjoint(update_fields)
+    ]
+
+
+def describe_target(
+    instance: Any, using: Any = None, update_fields: Any = None
+) -> dict[str, Any] | None:
     """The row a model signal is about, for display and for detectors;
     ``using``: the signal's database alias (``pre_save`` of
-    ``save(using="other")`` still has the instance's ``_state.db``)."""
+    ``save(using="other")`` still has the instance's ``_state.db``);
+    ``update_fields``: the save's, which may leave a multi-table child's
+    ancestors' rows unwritten."""
     facts = model_facts(type(instance))
     if facts is None:
         return None
@@ -422,7 +438,8 @@ def describe_target(instance: Any, using: Any = None) -> dict[str, str | None] |
         "object": hex(id(instance)),
     }
     if facts.fields is not None:  # a multi-table child: its ancestors' rows
-        target["parents"] = [label for _, label in facts.rows[1:]]
+        written = tables_written(facts, update_fields)
+        target["parents"] = [row[1] for row in facts.rows[1:] if row in written]
     return target
 
 

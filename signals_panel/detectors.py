@@ -399,7 +399,16 @@ def _cycle_finding(
         signal = root["signal_name"]
         site = chain.first.event.get("sent_from")
         # Each re-save of the receiver's is one more write of the row.
-        writes = max(1 + len(each.links) for each in chains)
+        # One re-save sends pre_save and post_save again: count those of the
+        # chain's own signal.
+        writes = max(
+            1
+            + max(
+                1,
+                sum(link.event["signal"] == each.root["signal"] for link in each.links),
+            )
+            for each in chains
+        )
         times = "twice" if writes == 2 else f"{writes} times"
         again = _row_label(chain.first.event)
         if again != row:  # a multi-table child's row and its parent's
@@ -545,6 +554,21 @@ def _saved_by_django(label: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _root_label(label: str) -> str:
+    """The multi-table-inheritance root of a model, by label (the model
+    itself for most): the rows one save writes share it."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        return label
+    parents = model._meta.get_parent_list()
+    root = parents[-1] if parents else model
+    return str(root._meta.concrete_model._meta.label)
+
+
 def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
     by_row: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for write in analysis.stats.get("writes", []):
@@ -563,6 +587,7 @@ def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
             # looks like the view's: the receiver's double_save tells of it.
             continue
         same_writes = (
+            _root_label(model),
             db,
             pk,
             *((write.get("event"), write.get("site")) for write in writes),
@@ -667,8 +692,12 @@ def detect_receiver_errors(analysis: Analysis) -> Iterator[Finding]:
             )
         else:
             kind, severity, advice = "receiver_error", "error", RAISED_ADVICE
+            # Only a sync receiver stops the ones after it (async ones run
+            # together, after the sync ones).
             stopped = any(
-                at < len(failed["receivers"]) - 1 for failed, _, at, _ in failures
+                at < len(failed["receivers"]) - 1
+                and not failed["receivers"][at].get("is_async")
+                for failed, _, at, _ in failures
             )
             message = (
                 f"{said}; the exception propagated out of {handler['method']}()"
@@ -807,8 +836,8 @@ def detect_bypassed_signals(analysis: Analysis) -> Iterator[Finding]:
         if via == "on_delete":
             message = (
                 f"A delete at {at} set the foreign key of {wrote} of {model} "
-                "(on_delete=SET_NULL, SET_DEFAULT or SET()) with QuerySet.update(), "
-                f"without pre_save or post_save, {did_not_run}"
+                "(on_delete=SET_NULL, SET_DEFAULT or SET(value)) with "
+                f"QuerySet.update(), without pre_save or post_save, {did_not_run}"
             )
             advice = (
                 "If those receivers must see it, react in a pre_delete or "
@@ -960,7 +989,8 @@ def detect_truncation(analysis: Analysis) -> Iterator[Finding]:
         f"{truncated} dispatch{'es' if truncated != 1 else ''} with receivers "
         f"{'were' if truncated != 1 else 'was'} counted but not stored{top}; "
         f"{summary.get('dispatches', 0)} in all, {summary.get('silent', 0)} of them "
-        "without receivers (never stored).",
+        "without receivers"
+        + ("." if limits.get("list_silent") else " (never stored)."),
         f"Raise SIGNALS_PANEL['MAX_EVENTS'] (now {limits.get('max_events')}) or "
         f"['MAX_EVENTS_PER_SENDER'] (now {limits.get('max_events_per_sender')}) to "
         "keep more.",

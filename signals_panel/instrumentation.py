@@ -38,6 +38,7 @@ own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -676,6 +677,7 @@ class _Scoped:
         value: Any = None
         error: BaseException | None = None
         closed = False  # by whoever awaits it, not by the receiver
+        thrown_in: BaseException | None = None
         try:
             while True:
                 token = current_scope.set(scope)
@@ -696,8 +698,14 @@ class _Scoped:
                     raise
                 except BaseException as thrown:
                     value, error = None, thrown
+                    thrown_in = thrown
         except BaseException as failure:
-            if not closed:
+            # Closed, or cancelled, from outside (a sibling failed and Django's
+            # TaskGroup or gather cancelled the rest): not the receiver's error.
+            cancelled = isinstance(failure, asyncio.CancelledError) and (
+                failure is thrown_in
+            )
+            if not closed and not cancelled:
                 _failed(scope, call, failure)
             raise
         finally:
@@ -780,7 +788,7 @@ def _bulk_patch(original: Callable[..., Any], operation: str) -> Callable[..., A
 
 
 # Django's own code that writes rows with QuerySet.update(): deletion's
-# on_delete=SET_NULL/SET_DEFAULT/SET(), and related managers' add(),
+# on_delete=SET_NULL/SET_DEFAULT/SET(value), and related managers' add(),
 # remove(), clear() and set() with bulk=True.
 _BULK_CALLERS = {
     os.path.join("django", "db", "models", "deletion.py"): "on_delete",

@@ -36,7 +36,6 @@ from .conf import (
     with_defaults,
 )
 from .describe import (
-    ModelFacts,
     Site,
     cut,
     describe_callable,
@@ -53,6 +52,7 @@ from .describe import (
     primary_key,
     signal_names,
     tables_to_labels,
+    tables_written,
 )
 from .detectors import (
     OTHER_SENDERS,
@@ -324,14 +324,22 @@ MAX_FAILURE_FRAMES = 200
 
 def _passed_up(traceback: TracebackType | None) -> bool:
     """Whether an error, caught where ``traceback`` starts, was raised inside
-    a dispatch sent from further down (which counted it as its own)."""
+    a dispatch sent from further down that counted it as its own: one this
+    recording does not ignore (its ``row``), which the error left through
+    its receivers (``SignalRecursionError`` from ``begin()`` is counted where
+    it is raised)."""
     filename, names = _PATCHED_SEND
     traceback = traceback.tb_next if traceback is not None else None
     for _ in range(MAX_FAILURE_FRAMES):
         if traceback is None:
             return False
-        code = traceback.tb_frame.f_code
-        if code.co_name in names and os.path.abspath(code.co_filename) == filename:
+        frame = traceback.tb_frame
+        code = frame.f_code
+        if (
+            code.co_name in names
+            and os.path.abspath(code.co_filename) == filename
+            and frame.f_locals.get("row") is not None
+        ):
             return True
         traceback = traceback.tb_next
     return False
@@ -357,18 +365,6 @@ def _same_row(one: dict[str, Any], other: dict[str, Any]) -> bool:
         one["db"],
         one["pk"],
     ) == (other["concrete_model"], other["db"], other["pk"])
-
-
-def _tables_written(model: ModelFacts, update_fields: Any) -> Any:
-    """The (table, label) rows a save of a multi-table model wrote: with
-    ``update_fields``, only the tables holding one of those fields."""
-    if not update_fields:
-        return model.rows
-    return [
-        row
-        for row, fields in zip(model.rows, model.fields or (), strict=True)
-        if not fields.isdisjoint(update_fields)
-    ]
 
 
 class Recorder:
@@ -607,7 +603,7 @@ class Recorder:
             # Its own table's row, then (a multi-table child) its ancestors'.
             tables = model.rows
             if model.fields is not None:
-                tables = _tables_written(model, named.get("update_fields"))
+                tables = tables_written(model, named.get("update_fields"))
             for table, label in tables:
                 written = (table, db, pk)
                 try:
@@ -765,7 +761,9 @@ class Recorder:
 
     def _check_recursion(self, named: dict[str, Any], scope: Scope) -> None:
         """Raise SignalRecursionError when this save is too many levels deep."""
-        target = describe_target(named.get("instance"), named.get("using"))
+        target = describe_target(
+            named.get("instance"), named.get("using"), named.get("update_fields")
+        )
         if target is None:
             return
         chain: list[str] = []
@@ -789,6 +787,8 @@ class Recorder:
                 else (f"{target['model']} pk={target['pk']}")
             )
             steps = " → save() → ".join(reversed(chain))
+            # It leaves through the receivers above as theirs: counted once, here.
+            self.failures += 1
             raise SignalRecursionError(
                 f"{label} is being saved {len(chain)} levels deep inside its "
                 f"own save signals: {steps} → save(). Stopped by "
@@ -869,7 +869,7 @@ class Recorder:
         named = dispatch.named or {}
         instance = named.get("instance")
         target = (
-            describe_target(instance, named.get("using"))
+            describe_target(instance, named.get("using"), named.get("update_fields"))
             if instance is not None
             else None
         )
@@ -1126,6 +1126,7 @@ class Recorder:
             "limits": {
                 "max_events": self.max_events,
                 "max_events_per_sender": self.max_per_sender,
+                "list_silent": self.list_silent,
             },
         }
 

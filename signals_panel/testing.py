@@ -28,6 +28,9 @@ STRICT_SEVERITIES = ("error", "warning")
 # The recording the signal_recording fixture made for a test, started when the
 # test's call starts.
 _FIXTURE_RECORDING = pytest.StashKey["Recording"]()
+# Set while a test's call runs (a fixture asked for from the test body,
+# request.getfixturevalue(), starts recording at once).
+_IN_CALL = pytest.StashKey[bool]()
 
 
 def assert_no_signal_hazards(
@@ -90,9 +93,11 @@ def signal_recording(request: pytest.FixtureRequest) -> Iterator[Recording]:
     from .recorder import Recording
 
     recording = Recording()
-    if isinstance(request.node, pytest.Function):
-        request.node.stash[_FIXTURE_RECORDING] = recording  # pytest_runtest_call
-    else:  # no call of its own to wait for: from now on
+    node = request.node
+    if isinstance(node, pytest.Function):
+        node.stash[_FIXTURE_RECORDING] = recording  # pytest_runtest_call
+    if not isinstance(node, pytest.Function) or node.stash.get(_IN_CALL, False):
+        # No call of its own to wait for, or asked for during the call.
         recording.start()
     try:
         yield recording
@@ -143,6 +148,7 @@ def _django_ready() -> bool:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     fixture_recording = item.stash.get(_FIXTURE_RECORDING, None)
     strict = _strict(item.config) and _django_ready()
+    item.stash[_IN_CALL] = True
     if fixture_recording is None and not strict:
         return (yield)
     from .recorder import record
@@ -164,7 +170,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
             recording.stop()
     else:
         with record() as recording:
-            result = yield
+            try:
+                result = yield
+            finally:
+                # A fixture recording started during the call (its block
+                # nests in this one): stopped now, so this one takes it in.
+                late = item.stash.get(_FIXTURE_RECORDING, None)
+                if late is not None:
+                    late.stop()
     if not strict:
         return result
     hazards = [

@@ -391,8 +391,8 @@ def _receiver_html(call: dict[str, Any], labels: _Labels) -> str:
             call["queries"],
         ) % {"count": call["queries"], "ms": f"{call['query_ms']:.2f}"}
         parts.append(f'<span class="djsp-queries">{_e(queries)}</span>')
-    if call.get("sql"):
-        parts.append(_sql_html(call["sql"], call.get("sql_not_kept", 0)))
+    if call.get("sql") or call.get("sql_not_kept"):
+        parts.append(_sql_html(call.get("sql") or [], call.get("sql_not_kept", 0)))
     if call["error"]:
         parts.append(f'<div class="djsp-error">{_e(call["error"])}</div>')
     parts.append("</li>")
@@ -416,7 +416,10 @@ def _sql_html(statements: list[dict[str, Any]], not_kept: int) -> str:
             f'<li><code class="djsp-sql-text">{_e(statement["sql"])}</code> '
             f'<span class="djsp-sql-ms">{_ms(statement["ms"])}</span>{many}</li>'
         )
-    if not_kept:
+    if not_kept and not statements:
+        more = _("not kept: the request's limit of kept statements was reached")
+        items.append(f'<li class="djsp-sql-more">{_e(more)}</li>')
+    elif not_kept:
         more = ngettext(
             "and %(count)d more, counted only",
             "and %(count)d more, counted only",

@@ -507,3 +507,66 @@ def test_a_chain_stopped_by_an_error_is_one_finding(limit: int | None) -> None:
         )
     else:
         assert "until RecursionError" in finding.message
+
+
+def test_rows_of_two_models_with_the_same_key_are_two_findings() -> None:
+    from tests.testapp.models import Folder
+
+    def write_twice(model: Any, **fields: Any) -> Any:
+        row = model.objects.create(**fields)
+        row.save()
+        return row
+
+    with signals_panel.record() as recording:
+        write_twice(Folder, pk=7, name="f")  # the same key, from the same lines
+        write_twice(Author, pk=7, name="a")
+    messages = repeated(recording)
+    assert {m.split(" pk=")[0] for m in messages} == {
+        "testapp.Folder",
+        "testapp.Author",
+    }
+
+
+def test_one_resave_with_pre_and_post_save_receivers_is_written_twice() -> None:
+    from django.db.models.signals import pre_save
+
+    with (
+        connected(post_save, restamps, sender=BlogPost),
+        connected(pre_save, noop),
+        connected(post_save, noop),
+        signals_panel.record() as recording,
+    ):
+        BlogPost.objects.create(title="x")
+    (finding,) = recording.findings
+    assert finding.message.endswith("so the row is written twice.")
+
+
+def test_a_child_saved_with_update_fields_of_its_own_table_is_not_its_parents_row() -> (
+    None
+):
+    from tests.testapp.models import Restaurant
+
+    def saves_place_after_update(
+        sender: Any, instance: Any, update_fields: Any, **kwargs: Any
+    ) -> None:
+        if update_fields:
+            saves_the_place_row(sender, instance, created=True)
+
+    restaurant = Restaurant.objects.create(name="Chez", seats=1)
+    with (
+        connected(post_save, saves_place_after_update, sender=Restaurant),
+        signals_panel.record() as recording,
+    ):
+        restaurant.seats = 2
+        restaurant.save(update_fields=["seats"])  # the place row is not written
+    assert "double_save" not in kinds(recording)
+
+
+def test_truncated_does_not_call_listed_silent_dispatches_never_stored() -> None:
+    config = {"LIST_SILENT_DISPATCHES": True, "MAX_EVENTS_PER_SENDER": 1}
+    with connected(inner_signal, noop), signals_panel.record(config) as recording:
+        inner_signal.send(sender=None)
+        inner_signal.send(sender=None)
+        outer_signal.send(sender=None)
+    (finding,) = recording.findings
+    assert finding.message.endswith("1 of them without receivers.")

@@ -174,3 +174,22 @@ def _soup(html: str) -> Any:
     from bs4 import BeautifulSoup
 
     return BeautifulSoup(f"<table>{html}</table>", "html.parser")
+
+
+def test_past_the_recordings_cap_a_receiver_still_shows_its_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from signals_panel import recorder
+
+    def two_queries(sender: Any, **kwargs: Any) -> None:
+        BlogPost.objects.exists()
+        BlogPost.objects.exists()
+
+    monkeypatch.setattr(recorder, "MAX_SQL_PER_RECORDING", 2)
+    with connected(inner, two_queries), signals_panel.record() as recording:
+        inner.send(sender="kept")
+        inner.send(sender="past the cap")
+    html = build_context(recording.to_dict())["rows_html"]
+    last = _soup(html).select("details.djsp-sql")[-1]
+    assert last.summary.get_text() == "2 SQL statements of its own"
+    assert last.select_one(".djsp-sql-more").get_text().startswith("not kept")

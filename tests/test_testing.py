@@ -128,6 +128,13 @@ def test_whatever_order_the_fixtures_come_in(saved_in_setup, signal_recording):
 
 
 @pytest.mark.django_db
+def test_double_save_seen_by_the_fixture_asked_for_late(request, stamping):
+    recording = request.getfixturevalue("signal_recording")
+    BlogPost.objects.create(title="x")
+    assert len(recording.dispatches("post_save")) == 2
+
+
+@pytest.mark.django_db
 def test_double_save_inside_a_recording_of_its_own(stamping):
     import signals_panel
 
@@ -158,7 +165,7 @@ def test_strict_mode_fails_tests_with_hazards(
     result = run_plugin_tests(pytester, monkeypatch, "--signals-strict")
     # Also with the fixture recording, or a record() block inside the test;
     # not for what fixtures did while being set up.
-    result.assert_outcomes(passed=4, failed=3)
+    result.assert_outcomes(passed=4, failed=4)
     result.stdout.fnmatch_lines(
         [
             "*signals_panel strict mode: 1 signal hazard:*",
@@ -168,6 +175,7 @@ def test_strict_mode_fails_tests_with_hazards(
     for name in (
         "test_double_save",
         "test_double_save_seen_by_the_fixture",
+        "test_double_save_seen_by_the_fixture_asked_for_late",
         "test_double_save_inside_a_recording_of_its_own",
     ):
         result.stdout.fnmatch_lines([f"FAILED test_plugin_module.py::{name}*"])
@@ -177,14 +185,14 @@ def test_strict_mode_from_the_ini_file(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch, ini="signals_panel_strict = true")
-    result.assert_outcomes(passed=4, failed=3)
+    result.assert_outcomes(passed=4, failed=4)
 
 
 def test_without_strict_mode_hazards_do_not_fail_tests(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch)
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
 
 
 def test_strict_mode_leaves_tests_without_django_settings_alone(
