@@ -405,10 +405,16 @@ def primary_key(instance: Any, attname: str) -> Any:
     return instance.pk if pk is _MISSING else pk
 
 
-def tables_written(model: ModelFacts, update_fields: Any) -> Any:
-    """The (table, label) rows a save of a multi-table model writes: with
-    ``update_fields``, only the tables holding one of those fields."""
-    if not update_fields or model.fields is None:
+def tables_written(model: ModelFacts, named: dict[str, Any]) -> Any:
+    """The (table, label) rows a save of a multi-table model writes, from a
+    save signal's arguments: a ``raw`` save (a fixture) writes its own table
+    only; with ``update_fields``, only the tables holding one of those."""
+    if model.fields is None:
+        return model.rows
+    if named.get("raw") is True:
+        return model.rows[:1]
+    update_fields = named.get("update_fields")
+    if not update_fields:
         return model.rows
     return [
         row
@@ -418,13 +424,13 @@ def tables_written(model: ModelFacts, update_fields: Any) -> Any:
 
 
 def describe_target(
-    instance: Any, using: Any = None, update_fields: Any = None
+    instance: Any, using: Any = None, named: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """The row a model signal is about, for display and for detectors;
     ``using``: the signal's database alias (``pre_save`` of
     ``save(using="other")`` still has the instance's ``_state.db``);
-    ``update_fields``: the save's, which may leave a multi-table child's
-    ancestors' rows unwritten."""
+    ``named``: the signal's arguments (``raw``, ``update_fields`` may leave a
+    multi-table child's ancestors' rows unwritten)."""
     facts = model_facts(type(instance))
     if facts is None:
         return None
@@ -438,7 +444,7 @@ def describe_target(
         "object": hex(id(instance)),
     }
     if facts.fields is not None:  # a multi-table child: its ancestors' rows
-        written = tables_written(facts, update_fields)
+        written = tables_written(facts, named or {})
         target["parents"] = [row[1] for row in facts.rows[1:] if row in written]
     return target
 

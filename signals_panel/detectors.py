@@ -561,12 +561,13 @@ def _root_label(label: str) -> str:
     from django.apps import apps
 
     try:
-        model = apps.get_model(label)
+        meta = apps.get_model(label)._meta.concrete_model._meta
     except (LookupError, ValueError):
         return label
-    parents = model._meta.get_parent_list()
-    root = parents[-1] if parents else model
-    return str(root._meta.concrete_model._meta.label)
+    # Up the parent links that are primary keys, as the rows written go.
+    while meta.pk.remote_field is not None and meta.pk.remote_field.parent_link:
+        meta = meta.pk.remote_field.model._meta
+    return str(meta.label)
 
 
 def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
@@ -906,13 +907,27 @@ def detect_queries_per_instance(analysis: Analysis) -> Iterator[Finding]:
     grouped: dict[tuple[str, str, str | None], list[tuple[dict[str, Any], Any]]] = (
         defaultdict(list)
     )
+    # Queries of dispatches sent from a receiver, which its count includes:
+    # (event id, receiver index) -> their queries.
+    nested: dict[tuple[int, int], int] = defaultdict(int)
+    for event in analysis.events:
+        if event["parent"] is not None and event["parent_receiver"] is not None:
+            nested[(event["parent"], event["parent_receiver"])] += sum(
+                call["queries"] for call in event["receivers"]
+            )
     for event in analysis.events:
         if event["signal"] not in PER_INSTANCE:
             continue
-        for call in event["receivers"]:
-            if call["queries"]:
+        target = event.get("target")
+        if event["signal"].endswith("post_init") and (
+            not target or target.get("pk") is None
+        ):
+            continue  # built in code, not loaded by a queryset
+        for index, call in enumerate(event["receivers"]):
+            own = call["queries"] - nested.get((event["id"], index), 0)
+            if own > 0:
                 grouped[(event["signal"], call["name"], call["where"])].append(
-                    (event, call)
+                    (event, {**call, "queries": own})
                 )
     for (signal, name, where), runs in grouped.items():
         if len(runs) < 2:  # one instance: no multiplication to speak of

@@ -603,7 +603,7 @@ class Recorder:
             # Its own table's row, then (a multi-table child) its ancestors'.
             tables = model.rows
             if model.fields is not None:
-                tables = tables_written(model, named.get("update_fields"))
+                tables = tables_written(model, named)
             for table, label in tables:
                 written = (table, db, pk)
                 try:
@@ -761,9 +761,7 @@ class Recorder:
 
     def _check_recursion(self, named: dict[str, Any], scope: Scope) -> None:
         """Raise SignalRecursionError when this save is too many levels deep."""
-        target = describe_target(
-            named.get("instance"), named.get("using"), named.get("update_fields")
-        )
+        target = describe_target(named.get("instance"), named.get("using"), named)
         if target is None:
             return
         chain: list[str] = []
@@ -869,7 +867,7 @@ class Recorder:
         named = dispatch.named or {}
         instance = named.get("instance")
         target = (
-            describe_target(instance, named.get("using"), named.get("update_fields"))
+            describe_target(instance, named.get("using"), named)
             if instance is not None
             else None
         )
@@ -993,8 +991,7 @@ class Recorder:
                     depth=place[2],
                     start_ms=event.start_ms + offset_ms,
                     receivers=[
-                        dataclasses.replace(call, start_ms=call.start_ms + offset_ms)
-                        for call in event.receivers
+                        self._absorbed_call(call, offset_ms) for call in event.receivers
                     ],
                     flags=(),
                 )
@@ -1017,6 +1014,20 @@ class Recorder:
             else:
                 inside = places.get(inside, top)[0]
             self.bypasses.append({**bypass, "inside": inside})
+
+    def _absorbed_call(self, call: ReceiverCall, offset_ms: float) -> ReceiverCall:
+        """A receiver record of an inner recording, on this one's clock, its
+        SQL under this one's CAPTURE_SQL and cap."""
+        sql, not_kept = call.sql, call.sql_not_kept
+        if not self.capture_sql:
+            sql, not_kept = None, 0
+        elif sql:
+            room = max(MAX_SQL_PER_RECORDING - self._sql_kept, 0)
+            sql, not_kept = sql[:room], not_kept + max(len(sql) - room, 0)
+            self._sql_kept += len(sql)
+        return dataclasses.replace(
+            call, start_ms=call.start_ms + offset_ms, sql=sql, sql_not_kept=not_kept
+        )
 
     def _absorbed_row(self, inner: SummaryRow) -> SummaryRow:
         """This recording's row for ``inner``'s (signal, sender), its counts

@@ -570,3 +570,50 @@ def test_truncated_does_not_call_listed_silent_dispatches_never_stored() -> None
         outer_signal.send(sender=None)
     (finding,) = recording.findings
     assert finding.message.endswith("1 of them without receivers.")
+
+
+def test_a_fixture_load_of_a_multi_table_child_writes_its_own_table_only() -> None:
+    from django.core import serializers
+
+    data = (
+        '[{"model": "testapp.place", "pk": 41, "fields": {"name": "p"}},'
+        ' {"model": "testapp.restaurant", "pk": 41, "fields": {"seats": 2}}]'
+    )
+    with connected(post_save, noop), signals_panel.record() as recording:
+        for loaded in serializers.deserialize("json", data):
+            loaded.save()  # raw=True: Django skips the parent tables
+    assert kinds(recording) == []
+
+
+def builds_an_author(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.pk is not None:
+        Author(pk=instance.author_id, name="built")  # its receiver queries
+
+
+def author_queries(sender: Any, instance: Any, **kwargs: Any) -> None:
+    Book.objects.exists()
+
+
+def queries_for_new_posts(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.pk is None:
+        Comment.objects.exists()
+
+
+def test_query_per_instance_names_only_the_receiver_that_queried() -> None:
+    from django.db.models.signals import post_init
+
+    author = Author.objects.create(name="a")
+    Book.objects.bulk_create([Book(author=author, title=str(n)) for n in range(3)])
+    BlogPost.objects.bulk_create([BlogPost(title="p") for _ in range(3)])
+    with (
+        connected(post_init, builds_an_author, sender=Book),
+        connected(post_init, author_queries, sender=Author),
+        connected(post_init, queries_for_new_posts, sender=BlogPost),
+        signals_panel.record() as recording,
+    ):
+        list(Book.objects.all())
+        BlogPost(title="new")
+        BlogPost(title="newer")  # built in code: no queryset row pays
+        list(BlogPost.objects.all())
+    found = [f.receiver for f in recording.findings if f.kind == "query_per_instance"]
+    assert found == [f"{__name__}.author_queries"]

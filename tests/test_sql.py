@@ -193,3 +193,21 @@ def test_past_the_recordings_cap_a_receiver_still_shows_its_count(
     last = _soup(html).select("details.djsp-sql")[-1]
     assert last.summary.get_text() == "2 SQL statements of its own"
     assert last.select_one(".djsp-sql-more").get_text().startswith("not kept")
+
+
+def test_an_inner_blocks_sql_follows_the_outer_recordings_settings() -> None:
+    def one_query(sender: Any, **kwargs: Any) -> None:
+        BlogPost.objects.exists()
+
+    with (
+        connected(inner, one_query),
+        signals_panel.record({"CAPTURE_SQL": False}) as outer,
+    ):
+        with signals_panel.record() as block:
+            inner.send(sender=None)
+    (kept,) = [call.sql for event in block.events for call in event.receivers]
+    assert kept and len(kept) == 1
+    calls = [call for event in outer.events for call in event.receivers]
+    assert [(call.sql, call.sql_not_kept, call.queries) for call in calls] == [
+        (None, 0, 1)
+    ]
