@@ -349,18 +349,18 @@ def model_facts(cls: Any) -> ModelFacts | None:
     meta: Any = cls.__dict__.get("_meta")
     if meta is None or meta.abstract or meta.pk is None:
         return None
-    parents = _parent_tables(meta)
+    concrete = meta.concrete_model._meta
+    # (table, label, own fields) of each row a save writes, its own first.
+    chain = (
+        (meta.db_table, concrete.label, _own_fields(concrete)),
+        *_parent_tables(meta),
+    )
     facts = ModelFacts(
         meta.label,
-        meta.concrete_model._meta.label,
+        concrete.label,
         meta.pk.attname,
-        (
-            (meta.db_table, meta.concrete_model._meta.label),
-            *((table, label) for table, label, _ in parents),
-        ),
-        (_own_fields(meta.concrete_model._meta), *(f for _, _, f in parents))
-        if parents
-        else None,
+        tuple((table, label) for table, label, _ in chain),
+        tuple(fields for _, _, fields in chain) if len(chain) > 1 else None,
     )
     remember_weakly(_model_cache, cls, facts)
     return facts

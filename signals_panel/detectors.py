@@ -291,9 +291,10 @@ def detect_save_cycles(analysis: Analysis) -> Iterator[Finding]:
             # Deeper levels were counted but not stored.
             finding.message = finding.message.replace(" levels deep", "+ levels deep")
             if kind == "double_save":
+                root = chains[0].root
                 finding.message += (
-                    f" Later {finding_root_signal(chains)} dispatches were counted, "
-                    "not stored: there may be more rows."
+                    f" Later {root['signal_name']} of {root['sender']} dispatches "
+                    "were counted, not stored: there may be more rows."
                 )
         yield finding
 
@@ -314,6 +315,11 @@ class _Chain:
         self.kind = (
             "double_save" if direct and self.family == "save" else "recursive_save"
         )
+        # One re-save sends pre_save and post_save again: those of the root's
+        # own signal count the re-saves.
+        self.resaves = max(
+            1, sum(link.event["signal"] == root["signal"] for link in links)
+        )
         errors = [
             event.get("error") or ""
             for event in (root, *(link.event for link in links))
@@ -321,12 +327,6 @@ class _Chain:
         self.crashed = any("RecursionError" in error for error in errors)
         # Stopped by RAISE_ON_RECURSION rather than by Python's limit.
         self.stopped = any("SignalRecursionError" in error for error in errors)
-
-
-def finding_root_signal(chains: list[_Chain]) -> str:
-    """``signal of sender`` of the chains' first dispatch."""
-    root = chains[0].root
-    return f"{root['signal_name']} of {root['sender']}"
 
 
 def _on_path(
@@ -398,17 +398,7 @@ def _cycle_finding(
     if kind == "double_save":
         signal = root["signal_name"]
         site = chain.first.event.get("sent_from")
-        # Each re-save of the receiver's is one more write of the row.
-        # One re-save sends pre_save and post_save again: count those of the
-        # chain's own signal.
-        writes = max(
-            1
-            + max(
-                1,
-                sum(link.event["signal"] == each.root["signal"] for link in each.links),
-            )
-            for each in chains
-        )
+        writes = 1 + max(each.resaves for each in chains)
         times = "twice" if writes == 2 else f"{writes} times"
         again = _row_label(chain.first.event)
         if again != row:  # a multi-table child's row and its parent's
@@ -560,14 +550,14 @@ def _root_label(label: str) -> str:
     itself for most): the rows one save writes share it."""
     from django.apps import apps
 
+    from .describe import model_facts
+
     try:
-        meta = apps.get_model(label)._meta.concrete_model._meta
+        facts = model_facts(apps.get_model(label))
     except (LookupError, ValueError):
         return label
-    # Up the parent links that are primary keys, as the rows written go.
-    while meta.pk.remote_field is not None and meta.pk.remote_field.parent_link:
-        meta = meta.pk.remote_field.model._meta
-    return str(meta.label)
+    # The last of the rows its saves write: up the primary-key parent links.
+    return facts.rows[-1][1] if facts is not None else label
 
 
 def detect_repeated_saves(analysis: Analysis) -> Iterator[Finding]:
@@ -821,8 +811,14 @@ def detect_bypassed_signals(analysis: Analysis) -> Iterator[Finding]:
             or _inside_own_save_receiver(bypass, analysis.by_id)
         ):
             continue
-        key = (bypass["operation"], bypass["model"], bypass.get("site"))
-        grouped[(*key, bypass.get("via"))].append(bypass)
+        grouped[
+            (
+                bypass["operation"],
+                bypass["model"],
+                bypass.get("site"),
+                bypass.get("via"),
+            )
+        ].append(bypass)
     for (operation, model, site, via), bypasses in grouped.items():
         where: dict[str, str | None] = {}
         for bypass in bypasses:

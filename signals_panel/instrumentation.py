@@ -73,12 +73,12 @@ ASEND_METHODS = ("asend", "asend_robust")
 _pending: contextvars.ContextVar[Dispatch | None] = contextvars.ContextVar(
     "signals_panel_pending", default=None
 )
-# Set while a bulk operation runs: bulk_update() calls update() per batch.
 # (signal, its _live_receivers() result) the patched send found with async
 # receivers in it, for the method underneath to take instead of asking again.
 _found: contextvars.ContextVar[tuple[Signal, Any] | None] = contextvars.ContextVar(
     "signals_panel_found", default=None
 )
+# Set while a bulk operation runs: bulk_update() calls update() per batch.
 _in_bulk: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "signals_panel_in_bulk", default=False
 )

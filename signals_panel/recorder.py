@@ -540,8 +540,9 @@ class Recorder:
                     row.not_stored += 1
                     row.unstorable += unstorable
                     row.errors += 1
-                    self.note_failure(sys.exc_info()[1])
-                    if entered_a_receiver(sys.exc_info()[2]):
+                    error = sys.exc_info()[1]
+                    self.note_failure(error)
+                    if error is not None and entered_a_receiver(error.__traceback__):
                         row.receivers_run += 1
                 else:
                     row.silent += 1
