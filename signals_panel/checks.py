@@ -1,13 +1,15 @@
-"""System checks for the ``SIGNALS_PANEL`` setting (ids ``signals_panel.E00x``)."""
+"""System checks: the ``SIGNALS_PANEL`` setting (``signals_panel.E00x``) and
+receivers connected where Django never sends (``signals_panel.W001``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from .conf import OPTIONS, SETTING_NAME, unknown_option_hint, validate_option
+from .wiring import dead_connections
 
 
 @register()
@@ -44,3 +46,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 )
             )
     return errors
+
+
+@register()
+def check_receivers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Receivers of model signals connected with a sender Django never sends
+    them with: they never run, and nothing else says so."""
+    return [
+        Warning(
+            f"Never runs: connected to {dead['signal_name']} with "
+            f"sender={dead['sender']}. {dead['never_sent']}",
+            hint=dead["fix"],
+            # Django prints it first: the receiver, and where it is defined.
+            obj=dead["receiver"] + (f" ({dead['where']})" if dead["where"] else ""),
+            id="signals_panel.W001",
+        )
+        for dead in dead_connections()
+    ]

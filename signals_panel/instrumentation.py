@@ -49,16 +49,15 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.apps import apps
 from django.db.backends.utils import CursorWrapper
 from django.db.models.query import QuerySet
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal, dispatcher
-from django.dispatch.dispatcher import NO_RECEIVERS, NONE_ID
+from django.dispatch.dispatcher import NO_RECEIVERS
 
-from .describe import describe_callable, describe_exception, describe_sender
+from .describe import describe_exception
 from .recorder import Dispatch, ReceiverCall, Recorder, Scope, current_scope
 
 perf_counter = time.perf_counter
@@ -822,51 +821,42 @@ def live_receivers(signal: Signal, sender: Any) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------
-# Receivers connected right now (the panel's Receivers tab)
+# Receivers connected right now (read by wiring.py)
 
 
-def connected_receivers(signal: Signal) -> list[dict[str, Any]]:
+class ReceiverEntry(NamedTuple):
+    """One live receiver of a signal, as ``Signal.receivers`` holds it."""
+
+    receiver: Any
+    # dispatch_uid, or the receiver's id (Django's lookup key).
+    key: Any
+    sender_id: int
+    # Known only on Django 6.x (its entries keep a weak reference): else None.
+    sender: Any
+    weak: bool
+    is_async: bool
+
+
+def receiver_entries(signal: Signal) -> list[ReceiverEntry]:
     """Every live receiver of ``signal``, in connection order.
 
     ``Signal.receivers`` entries are ``(lookup_key, receiver, is_async)`` on
     Django 5.x and ``(lookup_key, receiver, sender_ref, is_async)`` on 6.x;
-    the lookup key is ``(dispatch_uid or id(receiver), id(sender))``.
+    the lookup key is ``(dispatch_uid or id(receiver), id(sender))``. A weak
+    reference is followed; one whose receiver is gone is left out.
     """
     with signal.lock:
         entries = list(signal.receivers)
-    senders = _senders_by_id()
     found = []
     for entry in entries:
-        (receiver_key, sender_id), reference = entry[0], entry[1]
+        (key, sender_id), reference = entry[0], entry[1]
         weak = isinstance(reference, weakref.ReferenceType)
         receiver = reference() if weak else reference
         if receiver is None:
             continue  # garbage-collected, not yet cleaned up
         sender_ref = entry[2] if len(entry) == 4 else None
         sender = sender_ref() if isinstance(sender_ref, weakref.ReferenceType) else None
-        name, where = describe_callable(receiver)
         found.append(
-            {
-                "receiver": name,
-                "where": where,
-                "sender": (
-                    describe_sender(sender)
-                    if sender is not None
-                    else senders.get(sender_id, f"object at {hex(sender_id)}")
-                ),
-                "weak": weak,
-                "dispatch_uid": receiver_key if isinstance(receiver_key, str) else None,
-                "is_async": bool(entry[-1]),
-            }
+            ReceiverEntry(receiver, key, sender_id, sender, weak, bool(entry[-1]))
         )
     return found
-
-
-def _senders_by_id() -> dict[int, str]:
-    """Names for the senders receivers are usually connected to: models."""
-    names = {NONE_ID: "any sender"}
-    for model in apps.get_models(include_auto_created=True):
-        names[id(model)] = model._meta.label
-    for config in apps.get_app_configs():
-        names[id(config)] = f"app config {config.label}"
-    return names

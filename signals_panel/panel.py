@@ -20,9 +20,9 @@ from django.utils.translation import ngettext
 
 from .describe import signal_names
 from .detectors import SEVERITIES, Finding
-from .instrumentation import connected_receivers
 from .recorder import Recording
 from .timeline import render_rows, timeline_rows
+from .wiring import connected_receivers, known_senders
 
 logger = logging.getLogger("signals_panel")
 LOG_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
@@ -98,10 +98,11 @@ class SignalTimelinePanel(Panel):
 def all_connected_receivers(ignored: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
     """Every receiver connected now to every module-level signal, but those
     whose names start with one of ``ignored`` (the toolbar's own)."""
+    senders = known_senders()
     for name, short, signal in signal_names.all_signals():
         if name.startswith("debug_toolbar."):
             continue
-        for receiver in connected_receivers(signal):
+        for receiver in connected_receivers(signal, senders):
             if not receiver["receiver"].startswith(ignored):
                 yield {"signal": name, "signal_name": short, **receiver}
 
@@ -166,6 +167,8 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
         {**receiver, "ran": (receiver["signal"], receiver["receiver"]) in ran}
         for receiver in stats.get("connected", [])
     ]
+    # Receivers that never run first: the tab's reason to be opened.
+    connected.sort(key=lambda receiver: not receiver.get("never_sent"))
     return {
         "findings": stats.get("findings", []),
         "rows_html": render_rows(list(timeline_rows(events, span))),
@@ -179,6 +182,7 @@ def build_context(stats: dict[str, Any]) -> dict[str, Any]:
         ),
         "unstorable": summary.get("unstorable", 0),
         "connected": connected,
+        "never_sent": sum(1 for receiver in connected if receiver.get("never_sent")),
         "signal_choices": sorted({e["signal_name"] for e in events}),
         "sender_choices": sorted({e["sender"] for e in events}),
         "has_silent": any(not e["receivers"] for e in events),

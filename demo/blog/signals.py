@@ -88,6 +88,14 @@ def count_likes(sender, instance, action, reverse, model, pk_set, **kwargs):
     logger.info("likes %s on %r (reverse=%s): %s", action, instance.pk, reverse, pk_set)
 
 
+# The trap: m2m_changed is sent with the through model as sender, never the
+# model. This receiver never runs; `manage.py check` (signals_panel.W001) and
+# the panel's Receivers tab say so.
+@receiver(m2m_changed, sender=BlogPost)
+def notify_author_of_like(sender, instance, action, **kwargs):
+    logger.info("post %s liked", instance.pk)
+
+
 # -- deletes: each cascaded row ----------------------------------------------
 
 

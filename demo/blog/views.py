@@ -71,7 +71,9 @@ SCENARIOS = [
         "likes",
         "Like, unlike and clear, from both sides",
         "post.liked.add/remove/clear, then user.liked_posts.add/remove/clear.",
-        "m2m_changed for pre/post add, remove and clear, with pk_set, reverse and model.",
+        "m2m_changed for pre/post add, remove and clear, with pk_set, reverse and "
+        "model; in the Receivers tab, notify_author_of_like flagged: connected "
+        "with sender=BlogPost, it never runs.",
     ),
     Scenario(
         "delete_post",

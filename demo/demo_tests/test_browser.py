@@ -174,6 +174,21 @@ def test_receivers_tab_marks_what_ran(page: Any) -> None:
     assert not panel.locator('[data-djsp-view="timeline"]').is_visible()
 
 
+def test_receivers_tab_flags_a_receiver_that_never_runs(page: Any) -> None:
+    run_scenario(page, "likes")
+    panel = open_panel(page)
+    tab = panel.locator('[data-djsp-tab="receivers"]')
+    assert "⚠ 1" in tab.inner_text()
+    tab.click()
+    dead = panel.locator('[data-djsp-view="receivers"] tr.djsp-never-sent')
+    assert dead.count() == 1
+    dead.scroll_into_view_if_needed()
+    text = dead.inner_text()
+    assert "blog.signals.notify_author_of_like" in text
+    assert "Fix: Connect it with sender=BlogPost.liked.through." in text
+    shoot(page, "receiver-never-runs")
+
+
 def test_dark_theme_and_the_recursion_error_page(page: Any) -> None:
     run_scenario(page, "recursion")
     assert "RecursionError" in page.content()

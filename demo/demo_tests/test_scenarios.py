@@ -128,6 +128,11 @@ def test_likes_send_every_m2m_action_from_both_sides() -> None:
         (f"'{a}'", "True") for a in expected
     ]
     assert stats["findings"] == []
+    ran = {call["name"] for e in stats["events"] for call in e["receivers"]}
+    assert "blog.signals.notify_author_of_like" not in ran
+    (dead,) = [r for r in stats["connected"] if r["never_sent"]]
+    assert dead["receiver"] == "blog.signals.notify_author_of_like"
+    assert dead["fix"] == "Connect it with sender=BlogPost.liked.through."
 
 
 def test_delete_post_cascades_to_comments() -> None:

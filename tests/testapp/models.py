@@ -76,3 +76,12 @@ class Restaurant(Place):
     """Multi-table inheritance: a save writes the place row too."""
 
     seats = models.IntegerField(default=0)
+
+
+class Stamped(models.Model):
+    """Abstract, and no model of the app inherits it."""
+
+    stamped_at = models.DateTimeField(null=True)
+
+    class Meta:
+        abstract = True
