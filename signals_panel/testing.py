@@ -7,7 +7,10 @@
 - strict mode (``--signals-strict`` or ini ``signals_panel_strict = true``):
   any test whose code produces a warning- or error-level finding fails;
   ``@pytest.mark.signals_panel_allow("double_save", ...)`` allows kinds in one
-  test.
+  test;
+- receivers that never run (system check ``signals_panel.W001``: connected
+  with a sender Django never sends their signal with) are listed at the end
+  of the run; strict mode fails the run on them.
 
 Nothing here imports Django at import time: pytest loads plugins before
 Django's settings are configured.
@@ -31,6 +34,8 @@ _FIXTURE_RECORDING = pytest.StashKey["Recording"]()
 # Set while a test's call runs (a fixture asked for from the test body,
 # request.getfixturevalue(), starts recording at once).
 _IN_CALL = pytest.StashKey[bool]()
+# The W001 warnings found when the session finished, for its summary.
+_NEVER_RUN = pytest.StashKey[list[str]]()
 
 
 def assert_no_signal_hazards(
@@ -189,3 +194,43 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
         __tracebackhide__ = True
         raise AssertionError("signals_panel strict mode: " + describe_findings(hazards))
     return result
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Find the receivers that never run, once, when the tests are done (the
+    ones the tests connected for a while are gone); strict mode fails an
+    otherwise passing run on them."""
+    if not _django_ready():
+        return
+    from .checks import check_receivers
+
+    try:
+        found = [
+            f"{message.obj}: {message.msg} Fix: {message.hint}"
+            for message in check_receivers()
+        ]
+    except Exception as error:  # never the reason a test run breaks
+        found = [f"(signals_panel could not read the receivers: {error!r})"]
+    session.config.stash[_NEVER_RUN] = found
+    if found and _strict(session.config) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: Any, exitstatus: int, config: pytest.Config
+) -> None:
+    found = config.stash.get(_NEVER_RUN, [])
+    if not found:
+        return
+    count = len(found)
+    terminalreporter.section(
+        f"signals_panel: {count} receiver"
+        + (" never runs" if count == 1 else "s never run")
+        + " (signals_panel.W001)",
+        yellow=True,
+    )
+    for line in found:
+        terminalreporter.line(f"- {line}")
+    if _strict(config):
+        terminalreporter.line("signals_panel strict mode: the run fails on them.")

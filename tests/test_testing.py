@@ -204,3 +204,65 @@ def test_strict_mode_leaves_tests_without_django_settings_alone(
         "-p", "no:cacheprovider", "-p", "no:django", "--signals-strict"
     )
     result.assert_outcomes(passed=1)
+
+
+NEVER_RUNS_CONFTEST = """
+from django.db.models.signals import m2m_changed
+from tests.testapp.models import BlogPost
+
+
+def on_likes(sender, **kwargs):
+    pass
+
+
+# For the whole session: m2m_changed is never sent with the model as sender.
+m2m_changed.connect(on_likes, sender=BlogPost, weak=False)
+"""
+
+
+def run_with_a_receiver_that_never_runs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str
+) -> Any:
+    pytester.makeconftest(NEVER_RUNS_CONFTEST)
+    pytester.makepyfile(test_clean="def test_clean():\n    assert True\n")
+    pytester.makeini("[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\n")
+    monkeypatch.setenv(
+        "PYTHONPATH",
+        os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    )
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_receivers_that_never_run_are_listed_at_the_end_of_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_with_a_receiver_that_never_runs(pytester, monkeypatch)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "*signals_panel: 1 receiver never runs (signals_panel.W001)*",
+            "- conftest.on_likes (conftest.py:*): Never runs: connected to "
+            "m2m_changed with sender=testapp.BlogPost. * Fix: Connect it with "
+            "sender=BlogPost.liked.through.",
+        ]
+    )
+    assert "strict mode" not in result.stdout.str()
+
+
+def test_strict_mode_fails_a_passing_run_on_a_receiver_that_never_runs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_with_a_receiver_that_never_runs(
+        pytester, monkeypatch, "--signals-strict"
+    )
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["signals_panel strict mode: the run fails on them."])
+
+
+def test_a_run_without_such_receivers_says_nothing_of_them(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_plugin_tests(pytester, monkeypatch)
+    assert "never run" not in result.stdout.str()
