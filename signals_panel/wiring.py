@@ -116,9 +116,11 @@ def connected_receivers(
             name = known.name
         elif sender is not None:
             name = describe_sender(sender)
-        else:
+        elif isinstance(entry.sender_id, int):
             name = f"object at {hex(entry.sender_id)}"
-        dead = never_sent(signal, sender, senders) if model_signal and sender else None
+        else:  # a bound method's (id(self), id(function))
+            name = "a bound method"
+        dead = _never_sent_safely(signal, sender, senders) if model_signal else None
         receiver, where = describe_callable(entry.receiver)
         found.append(
             {
@@ -146,6 +148,17 @@ def dead_connections() -> Iterator[dict[str, Any]]:
         for receiver in connected_receivers(signal, senders):
             if receiver["never_sent"]:
                 yield {"signal": name, "signal_name": short, **receiver}
+
+
+def _never_sent_safely(
+    signal: Signal, sender: Any, senders: dict[int, KnownSender]
+) -> NeverSent | None:
+    if sender is None:
+        return None
+    try:
+        return never_sent(signal, sender, senders)
+    except Exception:  # an unusual model: not judged, never the page's end
+        return None
 
 
 def never_sent(
@@ -239,14 +252,18 @@ def _through_advice(model: ModelBase) -> str:
     name = meta.object_name
     relations = [f"{name}.{field.name}.through" for field in meta.many_to_many]
     relations += [
-        f"{name}.{related.get_accessor_name()}.through"
+        f"{name}.{accessor}.through"
         for related in meta.related_objects
+        # A relation hidden by related_name="+" has no accessor on this side
+        # (its name for one ends with "+").
         if related.many_to_many
+        and (accessor := related.get_accessor_name())
+        and not accessor.endswith("+")
     ]
     if not relations:
         return (
-            f"{name} has no many-to-many relation: connect it with the through "
-            "model of the relation it should follow."
+            "Connect it with the through model of the relation it should follow "
+            f"({name} has no many-to-many field or accessor to name it by)."
         )
     return f"Connect it with sender={' or '.join(relations)}."
 

@@ -14,10 +14,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, User
 from django.core import checks
+from django.db import models
 from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.test import override_settings
+from django.test.utils import isolate_apps
 
 from signals_panel.checks import check_receivers
+from signals_panel.wiring import never_sent
 from tests.testapp.models import BlogPost, Place, Stamped
 from tests.toolbar import ToolbarPage, connected
 
@@ -86,7 +89,32 @@ def test_a_model_with_reverse_relations_only_names_them_in_the_advice() -> None:
 def test_a_model_with_no_relation_says_so() -> None:
     with connected(m2m_changed, on_likes, sender=Place):
         (warning,) = never_runs_warnings()
-    assert warning.hint.startswith("Place has no many-to-many relation")
+    assert warning.hint == (
+        "Connect it with the through model of the relation it should follow "
+        "(Place has no many-to-many field or accessor to name it by)."
+    )
+
+
+@isolate_apps("tests.testapp")
+def test_a_relation_hidden_from_the_other_side_is_not_named_by_its_accessor() -> None:
+    class Tag(models.Model):
+        class Meta:
+            app_label = "testapp"
+
+    class Photo(models.Model):
+        tags = models.ManyToManyField(Tag, related_name="+")
+
+        class Meta:
+            app_label = "testapp"
+
+    dead = never_sent(m2m_changed, Tag, {})
+    assert dead is not None
+    assert dead.fix.endswith(
+        "(Tag has no many-to-many field or accessor to name it by)."
+    )
+    dead = never_sent(m2m_changed, Photo, {})
+    assert dead is not None
+    assert dead.fix == "Connect it with sender=Photo.tags.through."
 
 
 def test_what_the_check_flags_really_never_runs_and_its_fix_does(user: Any) -> None:
