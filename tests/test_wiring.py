@@ -209,3 +209,21 @@ def test_the_receivers_tab_marks_a_receiver_that_never_runs(
         if receiver["receiver"] == "tests.test_wiring.on_likes"
     ]
     assert stored["fix"] == "Connect it with sender=BlogPost.liked.through."
+
+
+def test_a_sender_known_by_a_bound_methods_ids_is_named_not_judged() -> None:
+    from django.dispatch import Signal
+
+    from signals_panel.wiring import connected_receivers
+
+    class Service:
+        def run(self) -> None:
+            pass
+
+    service = Service()
+    signal = Signal()
+    signal.connect(on_saved, sender=service.run, weak=False)
+    (receiver,) = connected_receivers(signal)
+    assert receiver["receiver"] == "tests.test_wiring.on_saved"
+    assert receiver["sender"] == "a bound method"
+    assert receiver["never_sent"] is None
