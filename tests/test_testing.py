@@ -149,8 +149,12 @@ def run_plugin_tests(
     monkeypatch: pytest.MonkeyPatch,
     *args: str,
     ini: str = "",
+    modules: dict[str, str] | None = None,
+    conftest: str = "",
 ) -> Any:
-    pytester.makepyfile(test_plugin_module=TEST_MODULE)
+    pytester.makepyfile(**(modules or {"test_plugin_module": TEST_MODULE}))
+    if conftest:
+        pytester.makeconftest(conftest)
     pytester.makeini(f"[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\n{ini}")
     monkeypatch.setenv(
         "PYTHONPATH",
@@ -223,14 +227,13 @@ m2m_changed.connect(on_likes, sender=BlogPost, weak=False)
 def run_with_a_receiver_that_never_runs(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str
 ) -> Any:
-    pytester.makeconftest(NEVER_RUNS_CONFTEST)
-    pytester.makepyfile(test_clean="def test_clean():\n    assert True\n")
-    pytester.makeini("[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\n")
-    monkeypatch.setenv(
-        "PYTHONPATH",
-        os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    return run_plugin_tests(
+        pytester,
+        monkeypatch,
+        *args,
+        modules={"test_clean": "def test_clean():\n    assert True\n"},
+        conftest=NEVER_RUNS_CONFTEST,
     )
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
 
 
 def test_receivers_that_never_run_are_listed_at_the_end_of_the_run(
