@@ -423,6 +423,55 @@ def tables_written(model: ModelFacts, named: dict[str, Any]) -> Any:
     ]
 
 
+# Values whose == is Python's or Django's own, never a user's: a receiver
+# assigning an equal value of one of these types has changed nothing.
+_COMPARED_BY_VALUE = frozenset(
+    {
+        str,
+        int,
+        float,
+        bool,
+        type(None),
+        bytes,
+        decimal.Decimal,
+        datetime.date,
+        datetime.datetime,
+        datetime.time,
+        datetime.timedelta,
+        uuid.UUID,
+    }
+)
+
+
+def fields_left_unsaved(
+    instance: Any, before: dict[str, Any], update_fields: Any
+) -> list[str]:
+    """The names of the fields of ``instance`` that changed since its
+    ``__dict__`` was ``before`` and that ``update_fields`` leaves out: a
+    ``pre_save`` receiver's changes the save will not write.
+
+    Only fields loaded before and after count (a deferred field loaded by the
+    receiver is not a change). A value is changed when it is another object
+    and, for plain values, not an equal one.
+    """
+    after = instance.__dict__
+    changed = []
+    for field in type(instance)._meta.concrete_fields:
+        if field.primary_key or field.name in update_fields:
+            continue
+        attname = field.attname
+        if attname in update_fields:
+            continue
+        old = before.get(attname, _MISSING)
+        new = after.get(attname, _MISSING)
+        if old is new or old is _MISSING or new is _MISSING:
+            continue
+        if type(old) in _COMPARED_BY_VALUE and type(new) is type(old) and old == new:
+            continue
+        changed.append(field.name)
+    return changed
+
+
 def describe_target(
     instance: Any, using: Any = None, named: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:

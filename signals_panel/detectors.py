@@ -28,6 +28,7 @@ KINDS = (
     "duplicate_receiver",
     "signals_bypassed",
     "query_per_instance",
+    "unsaved_change",
     "truncated",
 )
 # Signals whose nesting on the same row (or relation) is a cycle.
@@ -974,6 +975,50 @@ def detect_queries_per_instance(analysis: Analysis) -> Iterator[Finding]:
         )
 
 
+# ---------------------------------------------------------------------------
+# unsaved_change
+
+
+def detect_unsaved_changes(analysis: Analysis) -> Iterator[Finding]:
+    """A pre_save receiver that changes fields a save with update_fields does
+    not write: the instance in memory says one thing, the row another."""
+    grouped: dict[tuple[str, str | None, str, tuple[str, ...]], list[Any]] = (
+        defaultdict(list)
+    )
+    for event in analysis.events:
+        if event["signal"] != "django.db.models.signals.pre_save":
+            continue
+        for call in event["receivers"]:
+            if call.get("unsaved"):
+                key = (
+                    call["name"],
+                    call["where"],
+                    event["sender"],
+                    tuple(call["unsaved"]),
+                )
+                grouped[key].append(event)
+    for (name, where, model, fields), events in grouped.items():
+        listed = ", ".join(fields)
+        update_fields = events[0]["kwargs"].get("update_fields", "?")
+        saves = f" ({len(events)} saves)" if len(events) > 1 else ""
+        yield Finding(
+            "unsaved_change",
+            "warning",
+            f"pre_save receiver {name} changes {model}.{listed}, but the save "
+            f"writes only update_fields={update_fields}: "
+            f"{'that change is' if len(fields) == 1 else 'those changes are'} "
+            f"not saved{saves}.",
+            f"Add {listed} to update_fields where save() is called, or have the "
+            "receiver leave the fields alone when update_fields (one of its "
+            "arguments) does not name them.",
+            [event["id"] for event in events],
+            name,
+            where,
+            count=len(events),
+            sites=_unique(event.get("sent_from") for event in events),
+        )
+
+
 def _truncated(counts: dict[str, Any]) -> int:
     """Dispatches with receivers a cap kept out of the timeline (stats rows
     and summaries of older versions have no "unstorable")."""
@@ -1020,5 +1065,6 @@ DETECTORS: list[Callable[[Analysis], Iterator[Finding]]] = [
     detect_repeated_saves,
     detect_bypassed_signals,
     detect_queries_per_instance,
+    detect_unsaved_changes,
     detect_truncation,
 ]

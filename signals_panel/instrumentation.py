@@ -57,7 +57,7 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import Signal, dispatcher
 from django.dispatch.dispatcher import NO_RECEIVERS
 
-from .describe import describe_exception
+from .describe import describe_exception, fields_left_unsaved
 from .recorder import Dispatch, ReceiverCall, Recorder, Scope, current_scope
 
 perf_counter = time.perf_counter
@@ -294,11 +294,17 @@ def _send_stored(
             responses = _call_receivers(signal, sender, named, receivers or [])
         else:
             event, parent = dispatch.event, dispatch.scope
+            # pre_save of a save with update_fields: what each receiver
+            # changes that the save will not write is noted.
+            watched = named.get("update_fields") if signal is pre_save else None
             for index, receiver in enumerate(receivers):  # type: ignore[arg-type]
                 call = calls[index]
                 scope = Scope(recorder, event, index, call, parent)
                 arguments = {"signal": signal, "sender": sender, **named}
-                response = _run_receiver(scope, call, receiver, (), arguments)
+                if watched:
+                    response = _run_watched(scope, call, receiver, arguments)
+                else:
+                    response = _run_receiver(scope, call, receiver, (), arguments)
                 responses.append((receiver, response))
     except BaseException as error:
         _end(recorder, dispatch, error)
@@ -625,6 +631,28 @@ def _run_receiver(
     finally:
         call.duration_ms += (perf_counter() - started) * 1000
         current_scope.reset(token)
+
+
+def _run_watched(
+    scope: Scope,
+    call: ReceiverCall,
+    receiver: Callable[..., Any],
+    named: dict[str, Any],
+) -> Any:
+    """``_run_receiver()`` for a ``pre_save`` receiver of a save with
+    ``update_fields``, noting the fields it changes that the save leaves out
+    (a snapshot of the instance's ``__dict__``, kept only while it runs)."""
+    instance = named.get("instance")
+    try:
+        before = dict(instance.__dict__)
+    except Exception:  # not a model instance as Django makes them
+        return _run_receiver(scope, call, receiver, (), named)
+    response = _run_receiver(scope, call, receiver, (), named)
+    try:
+        call.unsaved = fields_left_unsaved(instance, before, named["update_fields"])
+    except Exception:
+        scope.recorder.internal_errors += 1
+    return response
 
 
 class AsyncReceiver(_Wrapper):

@@ -104,6 +104,9 @@ class ReceiverCall:
     # (sql, ms, executemany), the first MAX_SQL_PER_RECEIVER of them.
     sql: list[tuple[str, float, bool]] | None = None
     sql_not_kept: int = 0
+    # A pre_save receiver of a save with update_fields: the fields it changed
+    # that the save does not write.
+    unsaved: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,6 +124,7 @@ class ReceiverCall:
                 for text, ms, many in self.sql or ()
             ],
             "sql_not_kept": self.sql_not_kept,
+            "unsaved": self.unsaved or [],
             "error": self.error,
         }
 

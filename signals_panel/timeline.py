@@ -196,6 +196,9 @@ class _Labels:
         self.no_receiver = _e(_("no receiver"))
         self.did_not_run = _e(_("did not run"))
         self.sent_from = _e(_("Sent from"))
+        self.changed_unsaved = _e(
+            _("Changed, not written by this save (update_fields):")
+        )
         self.depth = _("depth %(depth)d")
 
 
@@ -393,6 +396,11 @@ def _receiver_html(call: dict[str, Any], labels: _Labels) -> str:
         parts.append(f'<span class="djsp-queries">{_e(queries)}</span>')
     if call.get("sql") or call.get("sql_not_kept"):
         parts.append(_sql_html(call.get("sql") or [], call.get("sql_not_kept", 0)))
+    if call.get("unsaved"):
+        parts.append(
+            f'<div class="djsp-unsaved-change">{labels.changed_unsaved} '
+            f"<code>{_e(', '.join(call['unsaved']))}</code></div>"
+        )
     if call["error"]:
         parts.append(f'<div class="djsp-error">{_e(call["error"])}</div>')
     parts.append("</li>")

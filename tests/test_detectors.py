@@ -590,3 +590,86 @@ def test_a_cycle_through_a_custom_signal_names_every_step() -> None:
     finding = only(recording.findings, "recursive_save")
     assert finding.chain[0].startswith("post_save testapp.BlogPost pk=")
     assert "order_paid testapp.BlogPost" in finding.chain
+
+
+# -- unsaved_change ----------------------------------------------------------
+
+
+def summarise_body(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+    instance.body = f"About {instance.title}"
+
+
+def retitle_saving_title_only(post: BlogPost, title: str) -> None:
+    post.title = title
+    post.save(update_fields=["title"])  # the save that leaves body out
+
+
+def test_a_pre_save_change_that_update_fields_leaves_out_is_unsaved() -> None:
+    post = BlogPost.objects.create(title="first")
+    with connected(pre_save, summarise_body, sender=BlogPost):
+        with signals_panel.record() as recording:
+            retitle_saving_title_only(post, "second")
+            retitle_saving_title_only(post, "third")
+    # What the finding says is what happened: the row keeps the old body.
+    assert post.body == "About third"
+    assert BlogPost.objects.get(pk=post.pk).body == ""
+
+    finding = only(recording.findings, "unsaved_change")
+    assert kinds(recording.findings) == ["unsaved_change", "repeated_save"]
+    assert finding.severity == "warning"
+    assert finding.receiver == "tests.test_detectors.summarise_body"
+    assert finding.where == f"{HERE}:{summarise_body.__code__.co_firstlineno}"
+    assert finding.message == (
+        "pre_save receiver tests.test_detectors.summarise_body changes "
+        "testapp.BlogPost.body, but the save writes only "
+        "update_fields=frozenset({'title'}): that change is not saved (2 saves)."
+    )
+    assert finding.advice.startswith("Add body to update_fields where save() is called")
+    save_line = line_containing(retitle_saving_title_only, "# the save that leaves")
+    assert finding.sites == [f"{HERE}:{save_line} in retitle_saving_title_only"]
+    assert finding.count == 2
+    (event, _) = [e for e in recording.events if "unsaved_change" in e.flags]
+    assert [call.unsaved for call in event.receivers] == [["body"]]
+
+
+def test_a_save_whose_update_fields_name_the_change_is_not_flagged() -> None:
+    post = BlogPost.objects.create(title="first")
+    with connected(pre_save, summarise_body, sender=BlogPost):
+        with signals_panel.record() as recording:
+            post.save(update_fields=["title", "body"])
+            post.save()  # every field written
+    assert "unsaved_change" not in kinds(recording.findings)
+    assert BlogPost.objects.get(pk=post.pk).body == "About first"
+
+
+def test_an_equal_value_a_loaded_deferred_field_or_an_attname_is_no_unsaved_change(
+    user: Any,
+) -> None:
+    def busy(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        instance.title = "".join(["sa", "me"])  # equal, another str object
+        instance.body  # noqa: B018  (loads the deferred field: not a change)
+        instance.author = user  # author_id, which update_fields names
+
+    BlogPost.objects.create(title="same", body="text")
+    post = BlogPost.objects.defer("body").get(title="same")
+    with connected(pre_save, busy, sender=BlogPost):
+        with signals_panel.record() as recording:
+            post.save(update_fields=["author_id"])
+    assert "unsaved_change" not in kinds(recording.findings)
+    assert BlogPost.objects.get(pk=post.pk).author == user
+
+
+def test_the_timeline_shows_the_fields_a_receiver_left_unsaved() -> None:
+    from bs4 import BeautifulSoup
+
+    from signals_panel.panel import build_context
+
+    post = BlogPost.objects.create(title="first")
+    with connected(pre_save, summarise_body, sender=BlogPost):
+        with signals_panel.record() as recording:
+            retitle_saving_title_only(post, "second")
+    html = BeautifulSoup(build_context(recording.to_dict())["rows_html"], "html.parser")
+    (note,) = html.select(".djsp-unsaved-change")
+    assert note.get_text(" ", strip=True) == (
+        "Changed, not written by this save (update_fields): body"
+    )

@@ -76,3 +76,10 @@ class Order(models.Model):
     number = models.CharField(max_length=20)
     total = models.DecimalField(max_digits=8, decimal_places=2)
     paid = models.BooleanField(default=False)
+
+
+class Article(models.Model):
+    """Its slug follows its title, set by a pre_save receiver."""
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, blank=True)

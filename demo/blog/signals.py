@@ -13,8 +13,10 @@ from django.db.models.signals import (
     pre_save,
 )
 from django.dispatch import Signal, receiver
+from django.utils.text import slugify
 
 from .models import (
+    Article,
     Author,
     BlogPost,
     Book,
@@ -52,6 +54,15 @@ def note_new_profile(sender, instance, created, **kwargs):
 
 
 # -- posts: pre_save with pk None, a custom signal sent from post_save --------
+
+
+# -- articles: a pre_save change a save with update_fields does not write ----
+
+
+@receiver(pre_save, sender=Article)
+def set_slug(sender, instance, **kwargs):
+    # Runs for save(update_fields=["title"]) too, whose UPDATE leaves slug out.
+    instance.slug = slugify(instance.title)
 
 
 @receiver(pre_save, sender=BlogPost)

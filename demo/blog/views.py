@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from .models import (
+    Article,
     Author,
     BlogPost,
     Book,
@@ -112,6 +113,12 @@ SCENARIOS = [
         "A query_per_instance warning naming load_like_total, with the COUNT query of its own for each post.",
     ),
     Scenario(
+        "retitle",
+        "Retitle an article with update_fields",
+        'A pre_save receiver sets the slug from the title; the view saves with update_fields=["title"].',
+        "An unsaved_change warning naming set_slug: the new slug is set on the instance, not written to the row.",
+    ),
+    Scenario(
         "async_view",
         "An async view",
         "await BlogPost.objects.acreate() and await order_paid.asend() with an async receiver.",
@@ -146,6 +153,19 @@ def create_user(request: HttpRequest) -> HttpResponse:
 def publish_post(request: HttpRequest) -> HttpResponse:
     post = BlogPost.objects.create(title="Signals, explained", published=True)
     return _done(request, "publish_post", [f"Published post {post.pk}."])
+
+
+@require_POST
+def retitle(request: HttpRequest) -> HttpResponse:
+    article = Article.objects.order_by("pk").first()  # seeded
+    article.title = f"Signals, revision {next(_numbers)}"
+    article.save(update_fields=["title"])  # set_slug's new slug is not written
+    saved = Article.objects.get(pk=article.pk).slug
+    return _done(
+        request,
+        "retitle",
+        [f"In memory the slug is {article.slug!r}; in the database, {saved!r}."],
+    )
 
 
 @require_POST

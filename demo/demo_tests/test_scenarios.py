@@ -231,3 +231,18 @@ def test_fetch_request_is_recorded_for_the_history_panel(client: Client) -> None
 
 def test_the_demo_migrations_are_up_to_date() -> None:
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_retitle_with_update_fields_is_an_unsaved_change() -> None:
+    page = post("/scenarios/retitle/")
+    stats = page.stats()
+    assert finding_kinds(stats) == ["unsaved_change"]
+    (finding,) = stats["findings"]
+    assert finding["receiver"] == "blog.signals.set_slug"
+    assert finding["where"].startswith("blog/signals.py:")
+    assert "changes blog.Article.slug" in finding["message"]
+    assert "update_fields=frozenset({'title'})" in finding["message"]
+    assert finding["sites"][0].startswith("blog/views.py:")
+    # What the finding says is what happened.
+    assert b"In memory the slug is &#x27;signals-revision-" in page.response.content
+    assert b"in the database, &#x27;signals-explained&#x27;." in page.response.content

@@ -1,13 +1,15 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from blog.models import BlogPost, Comment
+from blog.models import Article, BlogPost, Comment
 
 
 class Command(BaseCommand):
     help = "Creates the demo's users, posts and comments (once)."
 
     def handle(self, *args, **options):
+        if not Article.objects.exists():  # a database seeded before articles
+            Article.objects.create(title="Signals, explained")
         User = get_user_model()
         if User.objects.filter(username="ada").exists():
             return
