@@ -106,7 +106,8 @@ def connected_receivers(
     and ``fix`` what to connect instead (both None when it does)."""
     if senders is None:
         senders = known_senders()
-    model_signal = signal in MODEL_SIGNALS
+    # By identity: a Signal subclass's own __eq__ is not asked.
+    model_signal = any(signal is each for each in MODEL_SIGNALS)
     found = []
     for entry in receiver_entries(signal):
         known = senders.get(entry.sender_id)
@@ -142,9 +143,8 @@ def dead_connections() -> Iterator[dict[str, Any]]:
     sends that signal with (``connected_receivers()`` entries, with the
     signal's names)."""
     senders = known_senders()
-    for name, short, signal in signal_names.all_signals():
-        if signal not in MODEL_SIGNALS:
-            continue
+    for signal in MODEL_SIGNALS:
+        name, short = signal_names.name(signal)
         for receiver in connected_receivers(signal, senders):
             if receiver["never_sent"]:
                 yield {"signal": name, "signal_name": short, **receiver}
