@@ -454,6 +454,8 @@ def fields_left_unsaved(
     receiver is not a change). A value is changed when it is another object
     and, for plain values, not an equal one.
     """
+    if not isinstance(instance, Model):  # a pre_save sent by hand
+        return []
     after = instance.__dict__
     changed = []
     for field in type(instance)._meta.concrete_fields:

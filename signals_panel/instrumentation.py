@@ -637,19 +637,19 @@ def _run_watched(
     scope: Scope,
     call: ReceiverCall,
     receiver: Callable[..., Any],
-    named: dict[str, Any],
+    arguments: dict[str, Any],
 ) -> Any:
     """``_run_receiver()`` for a ``pre_save`` receiver of a save with
     ``update_fields``, noting the fields it changes that the save leaves out
     (a snapshot of the instance's ``__dict__``, kept only while it runs)."""
-    instance = named.get("instance")
+    instance = arguments.get("instance")
     try:
         before = dict(instance.__dict__)
     except Exception:  # not a model instance as Django makes them
-        return _run_receiver(scope, call, receiver, (), named)
-    response = _run_receiver(scope, call, receiver, (), named)
+        return _run_receiver(scope, call, receiver, (), arguments)
+    response = _run_receiver(scope, call, receiver, (), arguments)
     try:
-        call.unsaved = fields_left_unsaved(instance, before, named["update_fields"])
+        call.unsaved = fields_left_unsaved(instance, before, arguments["update_fields"])
     except Exception:
         scope.recorder.internal_errors += 1
     return response

@@ -673,3 +673,19 @@ def test_the_timeline_shows_the_fields_a_receiver_left_unsaved() -> None:
     assert note.get_text(" ", strip=True) == (
         "Changed, not written by this save (update_fields): body"
     )
+
+
+def test_a_pre_save_sent_by_hand_with_no_model_instance_is_left_alone() -> None:
+    class Plain:
+        title = "x"
+
+    def change(sender: Any, instance: Any, **kwargs: Any) -> None:
+        instance.title = "y"
+
+    with connected(pre_save, change, sender=Plain):
+        with signals_panel.record() as recording:
+            pre_save.send(sender=Plain, instance=Plain(), update_fields={"title"})
+    assert recording.findings == []
+    assert recording.summary["internal_errors"] == 0
+    (event,) = recording.events
+    assert event.receivers[0].unsaved == []
