@@ -141,6 +141,20 @@ def test_expand_and_collapse_a_save_chain(page: Any) -> None:
     shoot(page, "cycle-expanded")
 
 
+def test_an_unsaved_change_is_flagged_and_shown_under_its_receiver(page: Any) -> None:
+    run_scenario(page, "retitle")
+    panel = open_panel(page)
+    finding = panel.locator("li.djsp-finding")
+    assert finding.count() == 1
+    assert "unsaved_change" in finding.locator(".djsp-kind").inner_text()
+    assert "blog.signals.set_slug" in finding.inner_text()
+    finding.locator("[data-djsp-goto]").first.click()
+    note = panel.locator("tr.djsp-target-row .djsp-unsaved-change")
+    assert note.is_visible()
+    assert note.inner_text().endswith("slug")
+    shoot(page, "unsaved-change")
+
+
 def test_filters_and_search_work_without_a_reload(page: Any) -> None:
     run_scenario(page, "publish_post")
     panel = open_panel(page)
