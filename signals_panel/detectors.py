@@ -28,6 +28,7 @@ KINDS = (
     "duplicate_receiver",
     "signals_bypassed",
     "query_per_instance",
+    "raw_save_queries",
     "unsaved_change",
     "truncated",
 )
@@ -109,6 +110,18 @@ class Analysis:
         # What the recording covered, as messages say it: "request" (the
         # panel's) or "recording" (a record() block, the pytest fixture).
         self.unit: str = stats.get("unit", "request")
+
+    @functools.cached_property
+    def nested_queries(self) -> dict[tuple[int, int], int]:
+        """(event id, receiver index) -> the queries of the dispatches sent
+        from that receiver, which its own count includes."""
+        nested: dict[tuple[int, int], int] = defaultdict(int)
+        for event in self.events:
+            if event["parent"] is not None and event["parent_receiver"] is not None:
+                nested[(event["parent"], event["parent_receiver"])] += sum(
+                    call["queries"] for call in event["receivers"]
+                )
+        return nested
 
 
 def find_hazards(stats: dict[str, Any]) -> list[Finding]:
@@ -904,14 +917,7 @@ def detect_queries_per_instance(analysis: Analysis) -> Iterator[Finding]:
     grouped: dict[tuple[str, str, str | None], list[tuple[dict[str, Any], Any]]] = (
         defaultdict(list)
     )
-    # Queries of dispatches sent from a receiver, which its count includes:
-    # (event id, receiver index) -> their queries.
-    nested: dict[tuple[int, int], int] = defaultdict(int)
-    for event in analysis.events:
-        if event["parent"] is not None and event["parent_receiver"] is not None:
-            nested[(event["parent"], event["parent_receiver"])] += sum(
-                call["queries"] for call in event["receivers"]
-            )
+    nested = analysis.nested_queries
     for event in analysis.events:
         if event["signal"] not in PER_INSTANCE:
             continue
@@ -945,12 +951,7 @@ def detect_queries_per_instance(analysis: Analysis) -> Iterator[Finding]:
             ),
             None,
         )
-        quoted = ""
-        if example:
-            text = " ".join(example.split())
-            if len(text) > MAX_QUOTED_SQL:
-                text = text[: MAX_QUOTED_SQL - 1] + "…"
-            quoted = f" (such as {text})"
+        quoted = f" (such as {_quoted(example)})" if example else ""
         past_cap = (
             f" It also ran for {more} more instances built past the caps, not "
             "counted here."
@@ -973,6 +974,79 @@ def detect_queries_per_instance(analysis: Analysis) -> Iterator[Finding]:
             where,
             count=len(runs),
         )
+
+
+# ---------------------------------------------------------------------------
+# raw_save_queries
+
+# Save signals, by the name messages give them.
+SAVE_SIGNALS = {
+    "django.db.models.signals.pre_save": "pre_save",
+    "django.db.models.signals.post_save": "post_save",
+}
+# How a statement that writes starts.
+WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def detect_raw_save_queries(analysis: Analysis) -> Iterator[Finding]:
+    """A save signal's receiver that runs queries while loaddata saves rows
+    (raw=True): rows it reads may not be loaded yet, rows it writes can
+    collide with the fixture's own."""
+    grouped: dict[tuple[str, str, str | None], list[tuple[dict[str, Any], Any]]] = (
+        defaultdict(list)
+    )
+    nested = analysis.nested_queries
+    for event in analysis.events:
+        if event["signal"] not in SAVE_SIGNALS or event["kwargs"].get("raw") != "True":
+            continue
+        for index, call in enumerate(event["receivers"]):
+            own = call["queries"] - nested.get((event["id"], index), 0)
+            if own > 0:
+                grouped[(event["signal"], call["name"], call["where"])].append(
+                    (event, {**call, "queries": own})
+                )
+    for (signal, name, where), runs in grouped.items():
+        queries = sum(call["queries"] for _, call in runs)
+        writes = [
+            statement["sql"]
+            for _, call in runs
+            for statement in call.get("sql") or ()
+            if statement["sql"].lstrip().upper().startswith(WRITE_STATEMENTS)
+        ]
+        senders = ", ".join(dict.fromkeys(event["sender"] for event, _ in runs))
+        loads = f"{len(runs)} fixture row{'s' if len(runs) != 1 else ''}"
+        ran = f"{queries} {'query' if queries == 1 else 'queries'}"
+        if writes:
+            severity = "warning"
+            harm = (
+                f"it wrote to the database ({_quoted(writes[0])}): rows it "
+                "creates can collide with the fixture's own (IntegrityError) or "
+                "duplicate them, and rows it reads may not be loaded yet."
+            )
+        else:
+            severity = "info"
+            harm = "the rows it reads may not be loaded yet."
+        yield Finding(
+            "raw_save_queries",
+            severity,
+            f"{SAVE_SIGNALS[signal]} receiver {name} ran {ran} while loaddata "
+            f"saved {loads} of {senders} (raw=True): {harm}",
+            "loaddata passes raw=True so that receivers leave fixture data "
+            "alone: return early when raw is True (def receiver(sender, "
+            "instance, raw=False, **kwargs): if raw: return).",
+            [event["id"] for event, _ in runs],
+            name,
+            where,
+            count=len(runs),
+        )
+
+
+def _quoted(sql: str) -> str:
+    """A statement cut to ``MAX_QUOTED_SQL`` characters, on one line."""
+    text = " ".join(sql.split())
+    if len(text) > MAX_QUOTED_SQL:
+        text = text[: MAX_QUOTED_SQL - 1] + "…"
+    return text
 
 
 # ---------------------------------------------------------------------------
@@ -1065,6 +1139,7 @@ DETECTORS: list[Callable[[Analysis], Iterator[Finding]]] = [
     detect_repeated_saves,
     detect_bypassed_signals,
     detect_queries_per_instance,
+    detect_raw_save_queries,
     detect_unsaved_changes,
     detect_truncation,
 ]

@@ -689,3 +689,55 @@ def test_a_pre_save_sent_by_hand_with_no_model_instance_is_left_alone() -> None:
     assert recording.summary["internal_errors"] == 0
     (event,) = recording.events
     assert event.receivers[0].unsaved == []
+
+
+# -- raw_save_queries --------------------------------------------------------
+
+
+def welcome_comment(
+    sender: Any, instance: BlogPost, created: bool, **kwargs: Any
+) -> None:
+    if created:
+        Comment.objects.create(post=instance, text="Welcome!")
+
+
+def test_a_receiver_writing_during_loaddata_is_a_raw_save_warning() -> None:
+    with connected(post_save, welcome_comment, sender=BlogPost):
+        with signals_panel.record() as recording:
+            call_command("loaddata", "posts", verbosity=0)
+    # It did write: one comment per fixture row the fixture knows nothing of.
+    assert Comment.objects.filter(post_id__in=[101, 102]).count() == 2
+
+    finding = only(recording.findings, "raw_save_queries")
+    assert finding.severity == "warning"
+    assert finding.receiver == "tests.test_detectors.welcome_comment"
+    assert finding.where == f"{HERE}:{welcome_comment.__code__.co_firstlineno}"
+    assert finding.message.startswith(
+        "post_save receiver tests.test_detectors.welcome_comment ran 2 queries "
+        "while loaddata saved 2 fixture rows of testapp.BlogPost (raw=True): it "
+        'wrote to the database (INSERT INTO "testapp_comment"'
+    )
+    assert "collide with the fixture's own (IntegrityError)" in finding.message
+    assert finding.advice.startswith("loaddata passes raw=True")
+    assert finding.count == 2
+
+
+def test_a_receiver_reading_during_loaddata_is_a_raw_save_note() -> None:
+    def count_posts(sender: Any, instance: BlogPost, **kwargs: Any) -> None:
+        BlogPost.objects.count()
+
+    with connected(post_save, count_posts, sender=BlogPost):
+        with signals_panel.record() as recording:
+            call_command("loaddata", "posts", verbosity=0)
+    finding = only(recording.findings, "raw_save_queries")
+    assert finding.severity == "info"
+    assert finding.message.endswith(
+        "(raw=True): the rows it reads may not be loaded yet."
+    )
+
+
+def test_the_same_receiver_outside_loaddata_is_no_raw_save_finding() -> None:
+    with connected(post_save, welcome_comment, sender=BlogPost):
+        with signals_panel.record() as recording:
+            BlogPost.objects.create(title="by hand")
+    assert recording.findings == []
