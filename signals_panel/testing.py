@@ -36,6 +36,8 @@ _FIXTURE_RECORDING = pytest.StashKey["Recording"]()
 _IN_CALL = pytest.StashKey[bool]()
 # The W001 warnings found when the session finished, for its summary.
 _NEVER_RUN = pytest.StashKey[list[str]]()
+# Why they could not be read, if so (shown, never a failure).
+_NEVER_RUN_PROBLEM = pytest.StashKey[str]()
 
 
 def assert_no_signal_hazards(
@@ -210,8 +212,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"{message.obj}: {message.msg} Fix: {message.hint}"
             for message in check_receivers()
         ]
-    except Exception as error:  # never the reason a test run breaks
-        found = [f"(signals_panel could not read the receivers: {error!r})"]
+    except Exception as error:  # never the reason a test run fails
+        session.config.stash[_NEVER_RUN_PROBLEM] = repr(error)
+        return
     session.config.stash[_NEVER_RUN] = found
     if found and _strict(session.config) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -220,6 +223,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(
     terminalreporter: Any, exitstatus: int, config: pytest.Config
 ) -> None:
+    problem = config.stash.get(_NEVER_RUN_PROBLEM, None)
+    if problem is not None:
+        terminalreporter.line(
+            f"signals_panel could not read the connected receivers: {problem}",
+            yellow=True,
+        )
     found = config.stash.get(_NEVER_RUN, [])
     if not found:
         return

@@ -269,3 +269,28 @@ def test_a_run_without_such_receivers_says_nothing_of_them(
 ) -> None:
     result = run_plugin_tests(pytester, monkeypatch)
     assert "never run" not in result.stdout.str()
+
+
+def test_a_failure_to_read_the_receivers_is_shown_and_never_fails_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = (
+        "import signals_panel.wiring\n\n\n"
+        "def broken():\n    raise RuntimeError('no registry')\n\n\n"
+        "signals_panel.wiring.known_senders = broken\n"
+    )
+    result = run_plugin_tests(
+        pytester,
+        monkeypatch,
+        "--signals-strict",
+        modules={"test_clean": "def test_clean():\n    assert True\n"},
+        conftest=broken,
+    )
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "signals_panel could not read the connected receivers: "
+            "RuntimeError('no registry')"
+        ]
+    )
