@@ -914,24 +914,7 @@ def _inside_own_save_receiver(
 def detect_queries_per_instance(analysis: Analysis) -> Iterator[Finding]:
     """A pre_init/post_init receiver that queries: one query (or more) per
     instance, so per row of every queryset loaded."""
-    grouped: dict[tuple[str, str, str | None], list[tuple[dict[str, Any], Any]]] = (
-        defaultdict(list)
-    )
-    nested = analysis.nested_queries
-    for event in analysis.events:
-        if event["signal"] not in PER_INSTANCE:
-            continue
-        target = event.get("target")
-        if event["signal"].endswith("post_init") and (
-            not target or target.get("pk") is None
-        ):
-            continue  # built in code, not loaded by a queryset
-        for index, call in enumerate(event["receivers"]):
-            own = call["queries"] - nested.get((event["id"], index), 0)
-            if own > 0:
-                grouped[(event["signal"], call["name"], call["where"])].append(
-                    (event, {**call, "queries": own})
-                )
+    grouped = _receivers_querying(analysis, _loaded_by_a_queryset)
     for (signal, name, where), runs in grouped.items():
         if len(runs) < 2:  # one instance: no multiplication to speak of
             continue
@@ -992,19 +975,12 @@ def detect_raw_save_queries(analysis: Analysis) -> Iterator[Finding]:
     """A save signal's receiver that runs queries while loaddata saves rows
     (raw=True): rows it reads may not be loaded yet, rows it writes can
     collide with the fixture's own."""
-    grouped: dict[tuple[str, str, str | None], list[tuple[dict[str, Any], Any]]] = (
-        defaultdict(list)
+    grouped = _receivers_querying(
+        analysis,
+        lambda event: (
+            event["signal"] in SAVE_SIGNALS and event["kwargs"].get("raw") == "True"
+        ),
     )
-    nested = analysis.nested_queries
-    for event in analysis.events:
-        if event["signal"] not in SAVE_SIGNALS or event["kwargs"].get("raw") != "True":
-            continue
-        for index, call in enumerate(event["receivers"]):
-            own = call["queries"] - nested.get((event["id"], index), 0)
-            if own > 0:
-                grouped[(event["signal"], call["name"], call["where"])].append(
-                    (event, {**call, "queries": own})
-                )
     for (signal, name, where), runs in grouped.items():
         queries = sum(call["queries"] for _, call in runs)
         writes = [
@@ -1091,6 +1067,39 @@ def detect_unsaved_changes(analysis: Analysis) -> Iterator[Finding]:
             count=len(events),
             sites=_unique(event.get("sent_from") for event in events),
         )
+
+
+def _loaded_by_a_queryset(event: dict[str, Any]) -> bool:
+    """A pre_init/post_init dispatch, but a post_init of an instance built in
+    code (no primary key: not a row a queryset loaded)."""
+    if event["signal"] not in PER_INSTANCE:
+        return False
+    target = event.get("target")
+    return not event["signal"].endswith("post_init") or bool(
+        target and target.get("pk") is not None
+    )
+
+
+def _receivers_querying(
+    analysis: Analysis, accept: Callable[[dict[str, Any]], bool]
+) -> dict[tuple[str, str, str | None], list[tuple[dict[str, Any], dict[str, Any]]]]:
+    """(signal, receiver, where) -> the (event, receiver record) of each
+    accepted event whose receiver ran queries of its own (not those of the
+    dispatches it sent): the record's ``queries`` is that own count."""
+    grouped: dict[
+        tuple[str, str, str | None], list[tuple[dict[str, Any], dict[str, Any]]]
+    ] = defaultdict(list)
+    nested = analysis.nested_queries
+    for event in analysis.events:
+        if not accept(event):
+            continue
+        for index, call in enumerate(event["receivers"]):
+            own = call["queries"] - nested.get((event["id"], index), 0)
+            if own > 0:
+                grouped[(event["signal"], call["name"], call["where"])].append(
+                    (event, {**call, "queries": own})
+                )
+    return grouped
 
 
 def _truncated(counts: dict[str, Any]) -> int:
