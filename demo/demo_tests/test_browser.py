@@ -100,15 +100,23 @@ def open_panel(page: Any) -> Any:
     return panel
 
 
-def test_open_the_panel_and_read_a_double_save(page: Any) -> None:
-    run_scenario(page, "double_save")
+def go_to_the_one_finding(page: Any, scenario: str, kind: str, receiver: str) -> Any:
+    """Run ``scenario``, open the panel, check its one finding and follow its
+    event link (which reveals and highlights the flagged row); the panel."""
+    run_scenario(page, scenario)
     panel = open_panel(page)
     finding = panel.locator("li.djsp-finding")
     assert finding.count() == 1
-    assert "double_save" in finding.locator(".djsp-kind").inner_text()
-    assert "welcome_subscriber" in finding.inner_text()
-    # The event link reveals and highlights the flagged row.
+    assert kind in finding.locator(".djsp-kind").inner_text()
+    assert receiver in finding.inner_text()
     finding.locator("[data-djsp-goto]").first.click()
+    return panel
+
+
+def test_open_the_panel_and_read_a_double_save(page: Any) -> None:
+    panel = go_to_the_one_finding(
+        page, "double_save", "double_save", "welcome_subscriber"
+    )
     target = panel.locator("tr.djsp-target-row")
     assert target.count() == 1
     assert target.locator(".djsp-kwargs").is_visible()
@@ -142,13 +150,9 @@ def test_expand_and_collapse_a_save_chain(page: Any) -> None:
 
 
 def test_an_unsaved_change_is_flagged_and_shown_under_its_receiver(page: Any) -> None:
-    run_scenario(page, "retitle")
-    panel = open_panel(page)
-    finding = panel.locator("li.djsp-finding")
-    assert finding.count() == 1
-    assert "unsaved_change" in finding.locator(".djsp-kind").inner_text()
-    assert "blog.signals.set_slug" in finding.inner_text()
-    finding.locator("[data-djsp-goto]").first.click()
+    panel = go_to_the_one_finding(
+        page, "retitle", "unsaved_change", "blog.signals.set_slug"
+    )
     note = panel.locator("tr.djsp-target-row .djsp-unsaved-change")
     assert note.is_visible()
     assert note.inner_text().endswith("slug")
