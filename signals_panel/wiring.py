@@ -56,6 +56,8 @@ class KnownSender(NamedTuple):
 
     sender: Any
     name: str
+    # A many-to-many relation's through model (m2m_changed's sender).
+    through: bool = False
 
 
 class NeverSent(NamedTuple):
@@ -85,6 +87,11 @@ def known_senders() -> dict[int, KnownSender]:
                 found[id(value)] = KnownSender(
                     value, f"{model._meta.label}.{attribute}"
                 )
+    for model in apps.get_models():
+        for field in model._meta.local_many_to_many:
+            known = found.get(id(field.remote_field.through))
+            if known is not None:
+                found[id(known.sender)] = known._replace(through=True)
     for config in apps.get_app_configs():
         found[id(config)] = KnownSender(config, f"app config {config.label}")
         for value in getattr(config.models_module, "__dict__", {}).values():
@@ -194,7 +201,8 @@ def never_sent(
             f'Connect it with sender="{meta.swapped}" (settings.AUTH_USER_MODEL '
             "for the user model, or get_user_model()).",
         )
-    if signal is m2m_changed and id(sender) not in _through_models():
+    known = senders.get(id(sender))
+    if signal is m2m_changed and not (known is not None and known.through):
         return NeverSent(
             f"{meta.label} is not a through model: Django sends m2m_changed with "
             "the through model of the relation that changed.",
@@ -233,17 +241,6 @@ def _abstract(model: ModelBase, signal_name: str) -> NeverSent:
         "receiver, or connect it once for each concrete subclass"
         + (f" ({listed})." if listed else "."),
     )
-
-
-def _through_models() -> set[int]:
-    """The ids of every many-to-many relation's through model."""
-    found = set()
-    for model in apps.get_models():
-        for field in model._meta.local_many_to_many:
-            through = field.remote_field.through
-            if isinstance(through, ModelBase):
-                found.add(id(through))
-    return found
 
 
 def _through_advice(model: ModelBase) -> str:
